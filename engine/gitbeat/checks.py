@@ -1,0 +1,179 @@
+"""Whole-config checks after loading: cross-references and the warnings of SPEC §3."""
+
+from __future__ import annotations
+
+import difflib
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from .cron import parse_cron
+from .durations import format_duration
+from .errors import Diagnostic
+from .loader import Config
+from .timing import as_local, dst_transitions, period_seconds, zone
+
+
+def check_config(config: Config, registered: set[str] | None, now: datetime) -> list[Diagnostic]:
+    """Cross-reference and sanity checks; `registered` is None when imports were not checked."""
+    found: list[Diagnostic] = []
+    queues = known_queues(config)
+    for name, queue in config.queues.items():
+        target = queue.dead_letter
+        if isinstance(target, str) and not config.declared("queues", target):
+            found.append(config.diagnostic("error", "queues", name, "dead_letter", message=_unknown("queue", target, queues)))
+        elif isinstance(target, str) and target == name:
+            found.append(config.diagnostic("error", "queues", name, "dead_letter", message="a queue cannot be its own dead-letter queue"))
+        if target is not False and not any(
+            task.acks_late and (task.queue or config.project.default_queue) == name for task in config.tasks.values()
+        ):
+            found.append(
+                config.diagnostic(
+                    "warning",
+                    "queues",
+                    name,
+                    "dead_letter",
+                    message="no task on this queue sets acks_late: true, so its messages are acknowledged "
+                    "before they run and RabbitMQ can never dead-letter them",
+                )
+            )
+    for name, task in config.tasks.items():
+        if task.queue is not None and task.queue not in queues:
+            found.append(config.diagnostic("error", "tasks", name, "queue", message=_unknown("queue", task.queue, queues)))
+        if task.time_limit is not None and task.soft_time_limit is not None and task.soft_time_limit >= task.time_limit:
+            found.append(
+                config.diagnostic(
+                    "warning",
+                    "tasks",
+                    name,
+                    "soft_time_limit",
+                    message=f"soft_time_limit {format_duration(task.soft_time_limit)} is not below time_limit "
+                    f"{format_duration(task.time_limit)}: the task is killed before its soft limit can fire",
+                )
+            )
+    for name, schedule in config.schedules.items():
+        found.extend(_check_schedule(config, name, registered, queues, now))
+    return found
+
+
+def known_queues(config: Config) -> set[str]:
+    """Declared queues, the default queue and the implicit '<name>.dlq' dead-letter queues."""
+    names = {name for section, name in config.origins if section == "queues"}
+    names.add(config.project.default_queue)
+    names.update(f"{name}.dlq" for name, queue in config.queues.items() if queue.dead_letter is True)
+    return names
+
+
+def _unknown(kind: str, name: str, known: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"unknown {kind} {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def _check_schedule(
+    config: Config, name: str, registered: set[str] | None, queues: set[str], now: datetime
+) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    schedule = config.schedules[name]
+    tz_name = config.timezone_of(schedule)
+    declared = config.declared("tasks", schedule.task)
+    if not declared and not (registered is None and config.project.imports) and schedule.task not in (registered or set()):
+        tasks = {n for s, n in config.origins if s == "tasks"} | (registered or set())
+        found.append(config.diagnostic("error", "schedules", name, "task", message=_unknown("task", schedule.task, tasks)))
+    if schedule.queue is not None and schedule.queue not in queues:
+        found.append(config.diagnostic("error", "schedules", name, "queue", message=_unknown("queue", schedule.queue, queues)))
+    if schedule.at is not None and as_local(schedule.at, zone(tz_name)) <= now:
+        found.append(
+            config.diagnostic("warning", "schedules", name, "at", message="this time has passed: the schedule will never fire")
+        )
+    period = _period(schedule.cron, schedule.every, tz_name, now)
+    task = config.tasks.get(schedule.task)
+    if period is not None and task is not None and task.retry is not None and task.retry.on:
+        budget = sum(task.retry.delays())
+        if budget > period:
+            found.append(
+                config.diagnostic(
+                    "warning",
+                    "schedules",
+                    name,
+                    "task",
+                    message=f"task {schedule.task!r} may retry for {format_duration(budget)} "
+                    f"({task.retry.max_retries} retries), longer than this schedule's period of "
+                    f"{format_duration(period)}: a failing run is still retrying when the next one starts",
+                )
+            )
+    if period is not None and schedule.jitter is not None and schedule.jitter >= period:
+        found.append(
+            config.diagnostic(
+                "warning",
+                "schedules",
+                name,
+                "jitter",
+                message=f"jitter {format_duration(schedule.jitter)} is not below the period of "
+                f"{format_duration(period)}; the delay is cut short so that no run passes the next",
+            )
+        )
+    if schedule.cron is not None:
+        cron = parse_cron(schedule.cron)
+        if cron.day_restricted and cron.weekday_restricted:
+            found.append(
+                config.diagnostic(
+                    "warning",
+                    "schedules",
+                    name,
+                    "cron",
+                    message="day-of-month and day-of-week are both set: as in standard cron, "
+                    "it fires on days that match either",
+                )
+            )
+        for message in dst_warnings(schedule.cron, tz_name, now.replace(second=0, microsecond=0, minute=0)):
+            found.append(config.diagnostic("warning", "schedules", name, "cron", message=message))
+    return found
+
+
+def _period(cron: str | None, every: float | None, tz_name: str, now: datetime) -> float | None:
+    if every is not None:
+        return every
+    if cron is not None:
+        return _cron_period(cron, tz_name, now.replace(minute=0, second=0, microsecond=0))
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _cron_period(cron: str, tz_name: str, hour: datetime) -> float:
+    return period_seconds(parse_cron(cron), zone(tz_name), hour)
+
+
+@lru_cache(maxsize=4096)
+def dst_warnings(cron_text: str, tz_name: str, start: datetime) -> tuple[str, ...]:
+    """One message for the first skipped and the first repeated fire time in the next 400 days."""
+    cron = parse_cron(cron_text)
+    messages: dict[str, str] = {}
+    for instant, before, after in _transitions(tz_name, start):
+        kind = "skip" if after > before else "repeat"
+        if kind in messages:
+            continue
+        first_wall = (instant + min(before, after)).replace(tzinfo=None)
+        last_wall = (instant + max(before, after)).replace(tzinfo=None)
+        wall = first_wall
+        while wall < last_wall:
+            if cron.matches(wall):
+                if kind == "skip":
+                    end = (instant + after).replace(tzinfo=None)
+                    messages[kind] = (
+                        f"{wall:%H:%M} does not exist on {wall:%Y-%m-%d} in {tz_name} (clocks jump from "
+                        f"{first_wall:%H:%M} to {end:%H:%M}); that run fires once, at {end:%H:%M}"
+                    )
+                else:
+                    messages[kind] = (
+                        f"{wall:%H:%M} happens twice on {wall:%Y-%m-%d} in {tz_name} (clocks go back from "
+                        f"{last_wall:%H:%M} to {first_wall:%H:%M}); it fires once, at the first"
+                    )
+                break
+            wall += timedelta(minutes=1)
+        if len(messages) == 2:
+            break
+    return tuple(messages[k] for k in ("skip", "repeat") if k in messages)
+
+
+@lru_cache(maxsize=512)
+def _transitions(tz_name: str, start: datetime) -> tuple[tuple[datetime, timedelta, timedelta], ...]:
+    return tuple(dst_transitions(zone(tz_name), start.astimezone(UTC)))

@@ -1,0 +1,60 @@
+"""The `gitbeat` command: parse arguments, dispatch to commands/<name>.py, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .commands import FAILED
+from .errors import GitbeatError
+
+COMMANDS = {
+    "validate": "check the config files",
+    "next": "show the next fire times of a schedule",
+    "schema": "print the JSON Schema of the config files",
+}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path(os.environ.get("GITBEAT_CONFIG", ".")),
+        metavar="DIR",
+        help="the config root (default: $GITBEAT_CONFIG or .)",
+    )
+    parser.add_argument("--database", metavar="URL", default=None, help="database URL (default: $GITBEAT_DATABASE_URL)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gitbeat", description="Celery tasks, queues and schedules declared in git.")
+    parser.add_argument("--version", action="version", version=f"gitbeat {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, summary in COMMANDS.items():
+        module = importlib.import_module(f".commands.{name}", __package__)
+        sub = subparsers.add_parser(name, help=summary, description=module.__doc__)
+        _common(sub)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except GitbeatError as error:
+        print(f"gitbeat: error: {error}", file=sys.stderr)
+        return FAILED
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

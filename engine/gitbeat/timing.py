@@ -1,0 +1,227 @@
+"""Pure fire-time arithmetic: cron, every, at and solar, in a timezone, DST-correct.
+
+Rules (SPEC §6): `every` counts from its anchor and never drifts; cron times are
+local wall times; a wall time that a DST change skips fires once, at the end of the
+gap; a wall time that it repeats fires once, at its first occurrence.
+Every function takes and returns aware datetimes; nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from .cron import Cron, parse_cron
+from .spec import ScheduleSpec
+
+MINUTE = timedelta(minutes=1)
+SEARCH_YEARS = 8  # "0 0 29 2 *" can wait 8 years across 2100
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def _next_wall(cron: Cron, start: datetime) -> datetime | None:
+    """The first naive wall time >= `start` (whole minutes) that `cron` matches."""
+    t = start
+    limit = start.year + SEARCH_YEARS
+    while t.year <= limit:
+        if t.month not in cron.months:
+            later = [m for m in cron.months if m > t.month]
+            t = datetime(t.year, later[0], 1) if later else datetime(t.year + 1, cron.months[0], 1)
+            continue
+        if not cron.day_matches(t.year, t.month, t.day):
+            t = datetime(t.year, t.month, t.day) + timedelta(days=1)
+            continue
+        if t.hour not in cron.hours:
+            later = [h for h in cron.hours if h > t.hour]
+            t = t.replace(hour=later[0], minute=0) if later else datetime(t.year, t.month, t.day) + timedelta(days=1)
+            continue
+        if t.minute not in cron.minutes:
+            later = [m for m in cron.minutes if m > t.minute]
+            t = t.replace(minute=later[0]) if later else t.replace(minute=0) + timedelta(hours=1)
+            continue
+        return t
+    return None
+
+
+def _gap_end(wall: datetime, tz: tzinfo) -> datetime:
+    """The UTC instant a DST gap ends, for a naive `wall` time inside the gap."""
+    before = wall.replace(tzinfo=tz, fold=0).utcoffset()
+    after = wall.replace(tzinfo=tz, fold=1).utcoffset()
+    assert before is not None and after is not None
+    low = (wall - after).replace(tzinfo=UTC)  # still in the old offset
+    high = (wall - before).replace(tzinfo=UTC)  # already in the new offset
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(tz).utcoffset() == after:
+            high = middle
+        else:
+            low = middle
+    return high.replace(microsecond=0)
+
+
+def local_to_utc(wall: datetime, tz: tzinfo) -> datetime:
+    """A naive local wall time as a UTC instant: gaps move to their end, repeats take the first."""
+    first = wall.replace(tzinfo=tz, fold=0)
+    instant = first.astimezone(UTC)
+    if instant.astimezone(tz).replace(tzinfo=None) != wall:
+        return _gap_end(wall, tz)
+    return instant
+
+
+def in_gap(wall: datetime, tz: tzinfo) -> bool:
+    return wall.replace(tzinfo=tz, fold=0).astimezone(UTC).astimezone(tz).replace(tzinfo=None) != wall
+
+
+def is_repeated(wall: datetime, tz: tzinfo) -> bool:
+    return wall.replace(tzinfo=tz, fold=0).utcoffset() != wall.replace(tzinfo=tz, fold=1).utcoffset() and not in_gap(
+        wall, tz
+    )
+
+
+def cron_next(cron: Cron | str, tz: tzinfo, after: datetime) -> datetime | None:
+    """The first fire time of `cron` in `tz` strictly after `after`, in UTC."""
+    if isinstance(cron, str):
+        cron = parse_cron(cron)
+    wall = after.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0) + MINUTE
+    while True:
+        candidate = _next_wall(cron, wall)
+        if candidate is None:
+            return None
+        instant = local_to_utc(candidate, tz)
+        if instant > after:
+            return instant
+        wall = candidate + MINUTE
+
+
+def every_next(anchor: datetime, period: float, after: datetime) -> datetime:
+    """The first `anchor + k*period` (k >= 0) strictly after `after`: no drift, however late."""
+    step = timedelta(seconds=period)
+    if after < anchor:
+        return anchor
+    periods = (after - anchor) // step + 1
+    return anchor + periods * step
+
+
+SOLAR_EVENTS = {
+    "dawn_astronomical": ("dawn", 18.0),
+    "dawn_nautical": ("dawn", 12.0),
+    "dawn_civil": ("dawn", 6.0),
+    "sunrise": ("sunrise", None),
+    "solar_noon": ("noon", None),
+    "sunset": ("sunset", None),
+    "dusk_civil": ("dusk", 6.0),
+    "dusk_nautical": ("dusk", 12.0),
+    "dusk_astronomical": ("dusk", 18.0),
+}
+
+
+def solar_time(event: str, latitude: float, longitude: float, day: date) -> datetime | None:
+    """The UTC time of a solar event on `day`, or None where the sun does not do it (polar day or night)."""
+    from astral import Observer, sun
+
+    observer = Observer(latitude=latitude, longitude=longitude)
+    function, depression = SOLAR_EVENTS[event]
+    try:
+        if depression is not None:
+            return getattr(sun, function)(observer, day, depression=depression, tzinfo=UTC)
+        return getattr(sun, function)(observer, day, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def solar_next(event: str, latitude: float, longitude: float, after: datetime) -> datetime | None:
+    day = after.astimezone(UTC).date() - timedelta(days=1)
+    for offset in range(370):
+        moment = solar_time(event, latitude, longitude, day + timedelta(days=offset))
+        if moment is not None and moment > after:
+            return moment.replace(microsecond=0)
+    return None
+
+
+def as_local(moment: datetime, tz: tzinfo) -> datetime:
+    """`moment` in `tz`; a naive `moment` is a wall time there (gaps and repeats as above)."""
+    if moment.tzinfo is None:
+        return local_to_utc(moment, tz).astimezone(tz)
+    return moment.astimezone(tz)
+
+
+def period_seconds(cron: Cron, tz: tzinfo, start: datetime, samples: int = 48) -> float:
+    """The shortest interval between the next `samples` fires: how often a cron runs."""
+    shortest = float("inf")
+    previous = cron_next(cron, tz, start)
+    for _ in range(samples):
+        if previous is None:
+            break
+        following = cron_next(cron, tz, previous)
+        if following is None:
+            break
+        shortest = min(shortest, (following - previous).total_seconds())
+        previous = following
+    return shortest
+
+
+def dst_transitions(tz: tzinfo, start: datetime, days: int = 400) -> Iterator[tuple[datetime, timedelta, timedelta]]:
+    """(instant, offset before, offset after) of each UTC offset change in the next `days`."""
+    step = timedelta(hours=12)
+    moment = start.astimezone(UTC)
+    offset = moment.astimezone(tz).utcoffset()
+    end = moment + timedelta(days=days)
+    while moment < end:
+        following = moment + step
+        new_offset = following.astimezone(tz).utcoffset()
+        if new_offset != offset:
+            low, high = moment, following
+            while high - low > timedelta(seconds=1):
+                middle = low + (high - low) / 2
+                if middle.astimezone(tz).utcoffset() == offset:
+                    low = middle
+                else:
+                    high = middle
+            assert offset is not None and new_offset is not None
+            yield high.replace(microsecond=0), offset, new_offset
+            offset = new_offset
+        moment = following
+
+
+def next_fire(schedule: ScheduleSpec, timezone: str, after: datetime, anchor: datetime | None = None) -> datetime | None:
+    """The schedule's first fire time strictly after `after` (UTC), within start_at/end_at.
+
+    `anchor` is where `every` counts from when the schedule has no start_at (the first
+    apply); without either, it counts from `after`.
+    """
+    tz = zone(timezone)
+    start = as_local(schedule.start_at, tz).astimezone(UTC) if schedule.start_at else None
+    if start is not None and after < start:
+        after = start - timedelta(microseconds=1)
+    moment: datetime | None
+    if schedule.cron is not None:
+        moment = cron_next(schedule.cron, tz, after)
+    elif schedule.every is not None:
+        moment = every_next(start or anchor or after, schedule.every, after)
+    elif schedule.at is not None:
+        moment = as_local(schedule.at, tz).astimezone(UTC)
+        moment = moment if moment > after else None
+    else:
+        assert schedule.solar is not None
+        solar = schedule.solar
+        moment = solar_next(solar.event, solar.latitude, solar.longitude, after)
+    if moment is not None and schedule.end_at is not None and moment > as_local(schedule.end_at, tz):
+        return None
+    return moment
+
+
+def fire_times(
+    schedule: ScheduleSpec, timezone: str, after: datetime, anchor: datetime | None = None
+) -> Iterator[datetime]:
+    """Every fire time after `after`, in order, until the schedule ends."""
+    anchor = anchor or after
+    moment = next_fire(schedule, timezone, after, anchor)
+    while moment is not None:
+        yield moment
+        moment = next_fire(schedule, timezone, moment, anchor)

@@ -1,0 +1,1 @@
+"""The example project's task handlers: plain functions that gitbeat turns into Celery tasks."""
