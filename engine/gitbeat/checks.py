@@ -10,7 +10,7 @@ from .cron import parse_cron
 from .durations import format_duration
 from .errors import Diagnostic
 from .loader import Config
-from .timing import as_local, dst_transitions, period_seconds, zone
+from .timing import as_local, dst_transitions, next_wall, period_seconds, zone
 
 
 def check_config(config: Config, registered: set[str] | None, now: datetime) -> list[Diagnostic]:
@@ -65,7 +65,13 @@ def known_queues(config: Config) -> set[str]:
 
 def _unknown(kind: str, name: str, known: set[str]) -> str:
     close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f"unknown {kind} {name!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    if close:
+        return f"unknown {kind} {name!r} (did you mean {close[0]!r}?)"
+    listed = sorted(known)
+    if not listed:
+        return f"unknown {kind} {name!r}: none is declared"
+    more = f" and {len(listed) - 8} more" if len(listed) > 8 else ""
+    return f"unknown {kind} {name!r}; declared: {', '.join(listed[:8])}{more}"
 
 
 def _check_schedule(
@@ -84,10 +90,11 @@ def _check_schedule(
         found.append(
             config.diagnostic("warning", "schedules", name, "at", message="this time has passed: the schedule will never fire")
         )
-    period = _period(schedule.cron, schedule.every, tz_name, now)
     task = config.tasks.get(schedule.task)
-    if period is not None and task is not None and task.retry is not None and task.retry.on:
-        budget = sum(task.retry.delays())
+    budget = sum(task.retry.delays()) if task is not None and task.retry is not None and task.retry.on else 0.0
+    # A cron fires at most once a minute: shorter budgets need no period at all.
+    period = _period(schedule.cron, schedule.every, tz_name, now) if budget > 60 or schedule.jitter else None
+    if period is not None and budget > 0:
         if budget > period:
             found.append(
                 config.diagnostic(
@@ -153,22 +160,19 @@ def dst_warnings(cron_text: str, tz_name: str, start: datetime) -> tuple[str, ..
             continue
         first_wall = (instant + min(before, after)).replace(tzinfo=None)
         last_wall = (instant + max(before, after)).replace(tzinfo=None)
-        wall = first_wall
-        while wall < last_wall:
-            if cron.matches(wall):
-                if kind == "skip":
-                    end = (instant + after).replace(tzinfo=None)
-                    messages[kind] = (
-                        f"{wall:%H:%M} does not exist on {wall:%Y-%m-%d} in {tz_name} (clocks jump from "
-                        f"{first_wall:%H:%M} to {end:%H:%M}); that run fires once, at {end:%H:%M}"
-                    )
-                else:
-                    messages[kind] = (
-                        f"{wall:%H:%M} happens twice on {wall:%Y-%m-%d} in {tz_name} (clocks go back from "
-                        f"{last_wall:%H:%M} to {first_wall:%H:%M}); it fires once, at the first"
-                    )
-                break
-            wall += timedelta(minutes=1)
+        wall = next_wall(cron, first_wall)
+        if wall is not None and wall < last_wall:
+            if kind == "skip":
+                end = (instant + after).replace(tzinfo=None)
+                messages[kind] = (
+                    f"{wall:%H:%M} does not exist on {wall:%Y-%m-%d} in {tz_name} (clocks jump from "
+                    f"{first_wall:%H:%M} to {end:%H:%M}); that run fires once, at {end:%H:%M}"
+                )
+            else:
+                messages[kind] = (
+                    f"{wall:%H:%M} happens twice on {wall:%Y-%m-%d} in {tz_name} (clocks go back from "
+                    f"{last_wall:%H:%M} to {first_wall:%H:%M}); it fires once, at the first"
+                )
         if len(messages) == 2:
             break
     return tuple(messages[k] for k in ("skip", "repeat") if k in messages)

@@ -189,7 +189,7 @@ def _check_arguments(config: Config, handlers: dict[str, Any]) -> list[Diagnosti
         try:
             signature.bind(*schedule.args, **schedule.kwargs)
         except TypeError as error:
-            where = "kwargs" if schedule.kwargs and "keyword" in str(error) else "args"
+            where = "kwargs" if schedule.kwargs else "args"
             found.append(
                 config.diagnostic(
                     "error",

@@ -25,7 +25,7 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def _next_wall(cron: Cron, start: datetime) -> datetime | None:
+def next_wall(cron: Cron, start: datetime) -> datetime | None:
     """The first naive wall time >= `start` (whole minutes) that `cron` matches."""
     t = start
     limit = start.year + SEARCH_YEARS
@@ -90,7 +90,7 @@ def cron_next(cron: Cron | str, tz: tzinfo, after: datetime) -> datetime | None:
         cron = parse_cron(cron)
     wall = after.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0) + MINUTE
     while True:
-        candidate = _next_wall(cron, wall)
+        candidate = next_wall(cron, wall)
         if candidate is None:
             return None
         instant = local_to_utc(candidate, tz)

@@ -41,6 +41,8 @@ _CONSTRUCT = {
     "tag:yaml.org,2002:float": SafeConstructor.construct_yaml_float,
     "tag:yaml.org,2002:timestamp": SafeConstructor.construct_yaml_timestamp,
 }
+# Plain "<<" and "=" outside a key resolve to these YAML 1.1 tags; as values they are text.
+_PLAIN_AS_STR = {"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"}
 _COLLECTION_TAGS = {None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
 
 
@@ -135,8 +137,15 @@ def load_yaml(text: str) -> Document:
 
 def _scalar(loader: Any, event: ScalarEvent, position: Position) -> Any:
     tag = event.tag
-    if tag in (None, "!"):
-        tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+    if tag is None or tag == "!":
+        value = event.value
+        # Fast path, same result as the resolver: quoted scalars and plain ones whose
+        # first character starts no implicit type are strings.
+        if not event.implicit[0] or value[:1] not in loader.yaml_implicit_resolvers:
+            return value
+        tag = loader.resolve(yaml.ScalarNode, value, event.implicit)
+        if tag in _PLAIN_AS_STR:
+            return value
     if tag == _STR:
         return event.value
     construct = _CONSTRUCT.get(tag)
