@@ -14,7 +14,12 @@ HINT = "a duration is a number of seconds or a string such as 30s, 5m, 1h30m, 2d
 def parse_duration(value: object) -> float:
     """Seconds in `value`; raise ValueError naming the accepted forms."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"{HINT}; got {value!r}")
+        # As YAML spells it: true, null, 2026-12-31 (not True, None, datetime.date(2026, 12, 31)).
+        if isinstance(value, bool) or value is None:
+            shown = "null" if value is None else str(value).lower()
+        else:
+            shown = value.isoformat() if hasattr(value, "isoformat") else repr(value)
+        raise ValueError(f"{HINT}; got {shown}")
     if isinstance(value, (int, float)):
         seconds = float(value)
     else:

@@ -13,6 +13,7 @@ import difflib
 import importlib
 import inspect
 import sys
+import sysconfig
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,14 +67,21 @@ def prepare_path(root: Path) -> None:
     importlib.invalidate_caches()
 
 
+_LIBRARY_PATHS = tuple(
+    {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")} - {None, ""}
+)
+
+
 def _import(module: str) -> tuple[Any, str | None]:
     try:
         return importlib.import_module(module), None
     except KeyboardInterrupt:
         raise
     except BaseException as error:  # a user module may raise anything, SystemExit included
-        frames = traceback.extract_tb(error.__traceback__)
-        where = next((f"{f.filename}:{f.lineno}" for f in reversed(frames) if "importlib" not in f.filename), "")
+        # The innermost frame of the user's own code, not of the library that raised (json, ...).
+        frames = [f for f in traceback.extract_tb(error.__traceback__)[1:] if "importlib" not in f.filename]
+        own = [f for f in frames if not f.filename.startswith(_LIBRARY_PATHS)]
+        where = next((f"{f.filename}:{f.lineno}" for f in reversed(own or frames)), "")
         detail = f"{type(error).__name__}: {error}".strip().splitlines()[0] if str(error) else type(error).__name__
         return None, f"cannot import {module}: {detail}" + (f" (at {where})" if where and "ModuleNotFound" not in detail else "")
 
@@ -81,6 +89,7 @@ def _import(module: str) -> tuple[Any, str | None]:
 def check_imports(config: Config) -> ImportReport:
     """Import what the config names and report every failure at its place."""
     report = ImportReport()
+    sys.dont_write_bytecode = True  # checking the config never writes __pycache__ into the user's tree
     prepare_path(config.root)
     allowed = Allowed(config)
     for index, module in enumerate(config.project.imports):

@@ -216,7 +216,8 @@ def _from_pydantic(model: type[Model], error: ValidationError, base: DataPath, s
         elif loc and loc[-1] == "[key]":
             found.append(_error(source, base + loc[:-1], _bad_name(str(loc[-2])), key=True))
         else:
-            found.append(_error(source, base + loc, _message(item)))
+            # A check of the whole entry (no timing given) points at its name, as a missing key does.
+            found.append(_error(source, base + loc, _message(item), key=not loc and kind == "value_error"))
     return found
 
 
@@ -312,7 +313,9 @@ def _message(item: Any) -> str:
     if kind in ("less_than_equal", "less_than"):
         return f"must be at most {ctx.get('le', ctx.get('lt'))}, {got}"
     if kind.startswith(("datetime", "date")):
-        return f"expected a date and time such as 2026-12-31T23:00:00, {got}"
+        reason = str(ctx.get("error", ""))
+        why = f" ({reason})" if "outside expected range" in reason else ""
+        return f"expected a date and time such as 2026-12-31T23:00:00, {got}{why}"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
         hint = next((text for marker, text in _PATTERN_MESSAGES.items() if marker in pattern), "invalid format")

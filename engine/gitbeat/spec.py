@@ -63,6 +63,17 @@ def _check_positive(value: float) -> float:
 
 PositiveDuration = Annotated[Duration, AfterValidator(_check_positive)]
 
+YEARS = (1900, 9998)  # with any UTC offset, still inside what datetime can hold
+
+
+def _check_year(moment: datetime) -> datetime:
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise ValueError(f"year {moment.year} is out of range: use a year from {YEARS[0]} to {YEARS[1]}")
+    return moment
+
+
+Moment = Annotated[datetime, AfterValidator(_check_year)]
+
 
 @lru_cache(maxsize=1)
 def _all_timezones() -> tuple[str, ...]:
@@ -225,7 +236,7 @@ class ScheduleSpec(Model):
     task: Name
     cron: CronText | None = None
     every: PositiveDuration | None = None
-    at: datetime | None = None
+    at: Moment | None = None
     solar: SolarSpec | None = None
     timezone: TimeZoneName | None = Field(None, description="default: gitbeat.yaml's timezone, else UTC")
     args: list[JsonValue] = Field(default_factory=list)
@@ -233,8 +244,8 @@ class ScheduleSpec(Model):
     enabled: bool = True
     note: str | None = Field(None, description="why the schedule is paused")
     description: str | None = None
-    start_at: datetime | None = None
-    end_at: datetime | None = None
+    start_at: Moment | None = None
+    end_at: Moment | None = None
     queue: Name | None = None
     routing_key: str | None = None
     priority: Priority | None = None

@@ -113,6 +113,9 @@ def _yaml_message(error: yaml.MarkedYAMLError, text: str) -> str:
         if line[mark.column : mark.column + 1] == "\t":
             return "a tab character: YAML indents with spaces only"
     if error.context:
+        start = error.context_mark
+        if start is not None and mark is not None and (start.line, start.column) != (mark.line, mark.column):
+            return f"{problem} ({error.context} started at line {start.line + 1}, column {start.column + 1})"
         return f"{problem} ({error.context})"
     return problem
 
@@ -150,14 +153,23 @@ def _scalar(loader: Any, event: ScalarEvent, position: Position) -> Any:
         return event.value
     construct = _CONSTRUCT.get(tag)
     if construct is None:
-        raise YamlProblem(f"the tag {tag!r} is not allowed: gitbeat reads plain YAML only", position)
-    return construct(loader, yaml.ScalarNode(tag, event.value))
+        raise YamlProblem(f"the tag {_show_tag(tag)} is not allowed: gitbeat reads plain YAML only", position)
+    try:
+        return construct(loader, yaml.ScalarNode(tag, event.value))
+    except (ValueError, OverflowError):
+        # Looks like a number or timestamp but is none (2026-02-30, 0x_): keep the text, the schema says where it is wrong.
+        return event.value
+
+
+def _show_tag(tag: str) -> str:
+    """A tag as the user wrote it: !!python/object, not tag:yaml.org,2002:python/object."""
+    return "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 def _key(event: ScalarEvent, position: Position) -> str:
     # Keys are names and field names, never YAML 1.1 booleans: `on:` stays "on".
     if event.tag not in (None, "!"):
-        raise YamlProblem(f"the tag {event.tag!r} is not allowed on a key", position)
+        raise YamlProblem(f"the tag {_show_tag(event.tag)} is not allowed on a key", position)
     return event.value
 
 
@@ -244,7 +256,7 @@ def _compose(loader: Any) -> Document:
             continue
         if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
             if event.tag not in _COLLECTION_TAGS:
-                raise YamlProblem(f"the tag {event.tag!r} is not allowed: gitbeat reads plain YAML only", position)
+                raise YamlProblem(f"the tag {_show_tag(event.tag)} is not allowed: gitbeat reads plain YAML only", position)
             if stack and isinstance(stack[-1].container, dict) and stack[-1].key is None:
                 raise YamlProblem("a mapping key must be a plain string, not a collection", position)
             if len(stack) >= MAX_DEPTH:
