@@ -16,6 +16,11 @@ COMMANDS = {
     "validate": "check the config files",
     "next": "show the next fire times of a schedule",
     "schema": "print the JSON Schema of the config files",
+    "plan": "show what apply would change in the database",
+    "apply": "sync the config into the database and record a revision",
+    "history": "list the revisions applied",
+    "status": "show the current revision, schedules and drift",
+    "db": "migrate the database schema",
 }
 
 

@@ -50,3 +50,7 @@ class ConfigError(GitbeatError):
 
 class UnknownScheduleError(GitbeatError):
     """Raised when a command names a schedule the config does not declare."""
+
+
+class StoreError(GitbeatError):
+    """Raised when the database cannot be reached or refuses a change; nothing was changed."""

@@ -8,11 +8,10 @@ import sys
 from datetime import UTC, datetime
 from itertools import islice
 
-from ..durations import format_duration
 from ..errors import UnknownScheduleError
 from ..loader import load_config, render_path
+from ..planview import describe
 from ..report import write_text
-from ..spec import ScheduleSpec
 from ..timing import fire_times, zone
 from . import FAILED, OK
 
@@ -20,17 +19,6 @@ from . import FAILED, OK
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the schedule's name")
     parser.add_argument("-n", type=int, default=5, metavar="N", help="how many fire times (default 5)")
-
-
-def describe(schedule: ScheduleSpec) -> str:
-    if schedule.cron is not None:
-        return f'cron "{schedule.cron}"'
-    if schedule.every is not None:
-        return f"every {format_duration(schedule.every)}"
-    if schedule.at is not None:
-        return f"at {schedule.at.isoformat()}"
-    assert schedule.solar is not None
-    return f"{schedule.solar.event} at {schedule.solar.latitude}, {schedule.solar.longitude}"
 
 
 def run(args: argparse.Namespace) -> int:

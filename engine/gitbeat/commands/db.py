@@ -1,0 +1,25 @@
+"""Database schema: `gitbeat db upgrade` migrates to the newest version (also done on first use)."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..store import HEAD
+from . import OK, open_store
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("upgrade", "version"))
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    if args.action == "version":
+        print(store.schema_version() or "none")
+        return OK
+    before = store.upgrade()
+    if before == HEAD:
+        print(f"schema is up to date ({HEAD})")
+    else:
+        print(f"schema upgraded from {before or 'nothing'} to {HEAD}")
+    return OK

@@ -1,0 +1,31 @@
+"""What runs now: the current revision, the schedules by kind, drift."""
+
+from __future__ import annotations
+
+import argparse
+
+from . import OK, open_store
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    store = open_store(args)
+    latest = store.history(1)
+    counts = store.counts()
+    print(f"database: {store.describe()}")
+    if latest:
+        revision = latest[0]
+        commit = (revision.git_commit or "-")[:12] + (" (dirty)" if revision.git_dirty else "")
+        print(f"revision: #{revision.id} applied {revision.applied_at:%Y-%m-%d %H:%M:%S}Z by {revision.author}, commit {commit}")
+    else:
+        print("revision: none applied yet")
+    print(
+        f"schedules: {counts['managed']} managed, {counts['unmanaged']} unmanaged; "
+        f"{counts['enabled']} enabled, {counts['disabled']} disabled"
+    )
+    print(f"tasks: {counts['tasks']}, queues: {counts['queues']}")
+    print(f"drift: {counts['drifted']} managed schedule(s) changed outside gitbeat" if counts["drifted"] else "drift: none")
+    return OK

@@ -1,0 +1,251 @@
+"""Pure diff of the desired config against the stored state: the Plan that `plan` shows and `apply` runs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from .loader import Config
+from .spec import ScheduleSpec
+from .timing import next_fire
+
+Action = Literal["add", "change", "remove", "drift"]
+Effect = Literal["live", "restart"]
+SYMBOLS: dict[str, str] = {"add": "+", "change": "~", "remove": "-", "drift": "!"}
+# Queue arguments RabbitMQ fixes when it declares a queue: changing one needs a restart.
+QUEUE_RESTART_FIELDS = ("routing_key", "exchange", "max_priority", "message_ttl", "max_length", "dead_letter")
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class DesiredSchedule:
+    spec: ScheduleSpec  # the timezone resolved
+    text: str  # canonical JSON of the spec: what the store keeps
+    digest: str
+    origin: str  # file:line
+
+
+@dataclass
+class Desired:
+    """The config in the store's terms: canonical JSON per item and a digest of it all."""
+
+    schedules: dict[str, DesiredSchedule]
+    tasks: dict[str, dict[str, Any]]
+    queues: dict[str, dict[str, Any]]
+    project: dict[str, Any]
+
+    def config_text(self) -> str:
+        """The whole normalised config as canonical JSON (schedules spliced in as stored)."""
+        schedules = ",".join(f"{json.dumps(name)}:{item.text}" for name, item in sorted(self.schedules.items()))
+        rest = json.dumps({"project": self.project, "queues": self.queues, "tasks": self.tasks}, sort_keys=True)
+        return rest[:-1] + ',"schedules":{' + schedules + "}}"
+
+
+def desired_state(config: Config) -> Desired:
+    schedules = {}
+    for name, spec in config.schedules.items():
+        if spec.timezone is None:
+            spec = spec.model_copy(update={"timezone": config.project.timezone})
+        text = spec.model_dump_json()
+        source = config.origins[("schedules", name)]
+        line = source.document.position(("schedules", name), key=True)[0]
+        schedules[name] = DesiredSchedule(spec, text, digest(text), f"{source.display}:{line}")
+    return Desired(
+        schedules=schedules,
+        tasks={name: task.model_dump(mode="json") for name, task in sorted(config.tasks.items())},
+        queues={name: queue.model_dump(mode="json") for name, queue in sorted(config.queues.items())},
+        project=config.project.model_dump(mode="json"),
+    )
+
+
+@dataclass(frozen=True)
+class StoredSchedule:
+    """A schedule row as the store holds it."""
+
+    name: str
+    text: str
+    digest: str
+    enabled: bool
+    managed: bool
+    anchor_at: datetime | None = None
+
+    @property
+    def drifted(self) -> bool:
+        """Changed in the database since gitbeat wrote it."""
+        if not self.managed:
+            return False
+        if digest(self.text) != self.digest:
+            return True
+        try:
+            return bool(json.loads(self.text).get("enabled", True)) != self.enabled
+        except (ValueError, AttributeError):
+            return True
+
+    def fields(self) -> dict[str, Any]:
+        try:
+            loaded = json.loads(self.text)
+        except ValueError:
+            return {"spec": self.text}
+        return {**loaded, "enabled": self.enabled} if isinstance(loaded, dict) else {"spec": loaded}
+
+
+@dataclass(frozen=True)
+class Current:
+    """What the store holds now: schedule rows and the last revision's tasks, queues and project."""
+
+    schedules: dict[str, StoredSchedule]
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    queues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    project: dict[str, Any] | None = None
+    revision: int | None = None
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class Change:
+    kind: Literal["schedule", "task", "queue", "project"]
+    action: Action
+    name: str
+    fields: list[FieldChange] = field(default_factory=list)
+    effect: Effect = "live"
+    next_fires: list[datetime] = field(default_factory=list)
+    timing_changed: bool = False
+    spec: ScheduleSpec | None = None
+
+
+@dataclass
+class Plan:
+    changes: list[Change]
+    unmanaged: list[str]
+    conflicts: list[str]
+
+    def counts(self) -> dict[str, int]:
+        counts = {"add": 0, "change": 0, "remove": 0, "drift": 0}
+        for change in self.changes:
+            counts[change.action] += 1
+        return counts
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def summary(self) -> str:
+        counts = self.counts()
+        text = f"{counts['add']} to add, {counts['change']} to change, {counts['remove']} to remove"
+        if counts["drift"]:
+            text += f", {counts['drift']} drifted to repair"
+        return text
+
+    def of(self, kind: str, *actions: str) -> list[Change]:
+        return [c for c in self.changes if c.kind == kind and (not actions or c.action in actions)]
+
+
+def _field_changes(old: dict[str, Any], new: dict[str, Any]) -> list[FieldChange]:
+    return [
+        FieldChange(key, old.get(key), new.get(key))
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+TIMING_FIELDS = ("cron", "every", "at", "solar", "timezone", "start_at")
+
+
+def diff(
+    desired: Desired, current: Current, now: datetime, *, prune: bool = True, fires: int = 3
+) -> Plan:
+    """Every change that makes `current` match `desired`; rows gitbeat does not own are never touched."""
+    changes: list[Change] = []
+    conflicts = sorted(
+        name for name, row in current.schedules.items() if not row.managed and name in desired.schedules
+    )
+    unmanaged = sorted(name for name, row in current.schedules.items() if not row.managed)
+    for name, wanted in sorted(desired.schedules.items()):
+        row = current.schedules.get(name)
+        if row is not None and not row.managed:
+            continue
+        if row is None:
+            changes.append(
+                Change("schedule", "add", name, next_fires=_fires(wanted.spec, now, None, fires), spec=wanted.spec)
+            )
+            continue
+        if row.digest == wanted.digest and not row.drifted:
+            continue
+        old, new = row.fields(), {**json.loads(wanted.text)}
+        action: Action = "drift" if row.digest == wanted.digest else "change"
+        fields = _field_changes(old, new)
+        timing_changed = any(f.field in TIMING_FIELDS for f in fields)
+        anchor = None if timing_changed else row.anchor_at
+        changes.append(
+            Change(
+                "schedule",
+                action,
+                name,
+                fields,
+                next_fires=_fires(wanted.spec, now, anchor, fires),
+                timing_changed=timing_changed,
+                spec=wanted.spec,
+            )
+        )
+    if prune:
+        for name, row in sorted(current.schedules.items()):
+            if row.managed and name not in desired.schedules:
+                changes.append(Change("schedule", "remove", name))
+    changes += _diff_items("task", desired.tasks, current.tasks, _task_effect)
+    changes += _diff_items("queue", desired.queues, current.queues, _queue_effect)
+    if current.project is not None and current.project != desired.project:
+        fields = _field_changes(current.project, desired.project)
+        effect: Effect = "restart" if any(f.field == "imports" for f in fields) else "live"
+        changes.append(Change("project", "change", "gitbeat.yaml", fields, effect))
+    return Plan(changes, unmanaged, conflicts)
+
+
+def _task_effect(fields: Iterable[FieldChange]) -> Effect:
+    return "restart" if any(f.field == "handler" for f in fields) else "live"
+
+
+def _queue_effect(fields: Iterable[FieldChange]) -> Effect:
+    return "restart" if any(f.field in QUEUE_RESTART_FIELDS for f in fields) else "live"
+
+
+def _diff_items(
+    kind: Literal["task", "queue"],
+    desired: dict[str, dict[str, Any]],
+    current: dict[str, dict[str, Any]],
+    effect: Callable[[Iterable[FieldChange]], Effect],
+) -> list[Change]:
+    changes = []
+    for name in sorted(set(desired) | set(current)):
+        if name not in current:
+            changes.append(Change(kind, "add", name, _field_changes({}, desired[name]), "live"))
+        elif name not in desired:
+            changes.append(Change(kind, "remove", name))
+        elif desired[name] != current[name]:
+            fields = _field_changes(current[name], desired[name])
+            changes.append(Change(kind, "change", name, fields, effect(fields)))
+    return changes
+
+
+def _fires(spec: ScheduleSpec, now: datetime, anchor: datetime | None, count: int) -> list[datetime]:
+    if count <= 0:
+        return []
+    assert spec.timezone is not None
+    found: list[datetime] = []
+    moment = next_fire(spec, spec.timezone, now, anchor or now)
+    while moment is not None and len(found) < count:
+        found.append(moment)
+        moment = next_fire(spec, spec.timezone, moment, anchor or now)
+    return found

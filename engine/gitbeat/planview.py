@@ -1,0 +1,108 @@
+"""A Plan as text, as a Markdown pull-request comment, or as JSON (`plan --format`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from .durations import format_duration
+from .planner import SYMBOLS, Change, Plan
+from .spec import ScheduleSpec
+
+JSON_VERSION = 1
+
+
+def _value(value: Any) -> str:
+    return "(unset)" if value is None else json.dumps(value, sort_keys=True)
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def describe(schedule: ScheduleSpec) -> str:
+    """When a schedule fires, in a few words: 'every 5m', 'cron "0 0 * * *"'."""
+    if schedule.cron is not None:
+        return f'cron "{schedule.cron}"'
+    if schedule.every is not None:
+        return f"every {format_duration(schedule.every)}"
+    if schedule.at is not None:
+        return f"at {schedule.at.isoformat()}"
+    assert schedule.solar is not None
+    return f"{schedule.solar.event} at {schedule.solar.latitude}, {schedule.solar.longitude}"
+
+
+def _lines(change: Change) -> list[str]:
+    head = f"{SYMBOLS[change.action]} {change.kind} {change.name}"
+    if change.kind == "schedule" and change.spec is not None and change.action == "add":
+        head += f": {change.spec.task} {describe(change.spec)} ({change.spec.timezone})"
+    if change.kind in ("task", "queue", "project"):
+        head += f" [{change.effect}]"
+    if change.action == "drift":
+        head += ": changed in the database outside gitbeat; apply restores the config"
+    lines = [head]
+    if change.action != "add" or change.kind != "schedule":
+        lines += [f"    {f.field}: {_value(f.old)} → {_value(f.new)}" for f in change.fields if change.action != "add"]
+    if change.action == "add" and change.kind != "schedule":
+        lines += [f"    {f.field}: {_value(f.new)}" for f in change.fields if f.new not in (None, [], {}, False)]
+    if change.next_fires:
+        lines.append("    next: " + ", ".join(_when(m) for m in change.next_fires))
+    return lines
+
+
+def text(plan: Plan, revision: int | None) -> str:
+    out = []
+    if plan.empty:
+        out.append("No changes: the database matches the config" + (f" (revision {revision})." if revision else "."))
+    for change in plan.changes:
+        out += _lines(change)
+    if plan.unmanaged:
+        out.append(f"Unmanaged (in the database, not from gitbeat; never touched): {', '.join(plan.unmanaged)}")
+    if plan.conflicts:
+        out.append(
+            "Conflicts (apply will refuse): the config declares schedules that exist unmanaged in the database: "
+            + ", ".join(plan.conflicts)
+        )
+    out.append(f"Plan: {plan.summary()}.")
+    return "\n".join(out) + "\n"
+
+
+def markdown(plan: Plan, revision: int | None) -> str:
+    base = f"revision {revision}" if revision else "an empty database"
+    out = [f"### gitbeat plan against {base}", ""]
+    if plan.empty:
+        out.append("No changes.")
+    else:
+        out += ["```diff"] + [line for change in plan.changes for line in _lines(change)] + ["```"]
+        restart = [f"{c.kind} `{c.name}`" for c in plan.changes if c.effect == "restart"]
+        if restart:
+            out += ["", "**Workers must restart** to pick up: " + ", ".join(restart) + "."]
+    if plan.unmanaged:
+        out += ["", f"Unmanaged rows (never touched): {', '.join(f'`{n}`' for n in plan.unmanaged)}"]
+    if plan.conflicts:
+        out += ["", f"**Conflicts** (apply will refuse): {', '.join(f'`{n}`' for n in plan.conflicts)}"]
+    out += ["", f"**{plan.summary()}.**"]
+    return "\n".join(out) + "\n"
+
+
+def as_json(plan: Plan, revision: int | None) -> str:
+    document = {
+        "version": JSON_VERSION,
+        "revision": revision,
+        "summary": plan.counts(),
+        "changes": [
+            {
+                "kind": c.kind,
+                "action": c.action,
+                "name": c.name,
+                "effect": c.effect,
+                "fields": [{"field": f.field, "old": f.old, "new": f.new} for f in c.fields],
+                "next_fires": [m.astimezone(UTC).isoformat() for m in c.next_fires],
+            }
+            for c in plan.changes
+        ],
+        "unmanaged": plan.unmanaged,
+        "conflicts": plan.conflicts,
+    }
+    return json.dumps(document, indent=2) + "\n"
