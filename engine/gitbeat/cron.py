@@ -64,23 +64,23 @@ class Cron:
         )
 
     def day_matches(self, year: int, month: int, day: int) -> bool:
-        """Standard cron day rule: when both day fields are restricted, either may match."""
+        """Standard cron day rule: when both day fields are restricted, either may match.
+
+        Otherwise both must (Vixie cron): a field that starts with "*" still keeps its
+        values ("*/2" is every other day), it only does not count as restricted.
+        """
         in_days = day in self.days
         weekday = (calendar.weekday(year, month, day) + 1) % 7
         in_weekdays = weekday in self.weekdays
         if self.day_restricted and self.weekday_restricted:
             return in_days or in_weekdays
-        if self.day_restricted:
-            return in_days
-        if self.weekday_restricted:
-            return in_weekdays
-        return True
+        return in_days and in_weekdays
 
 
 def _value(field: _Field, text: str) -> int:
     number = field.names.get(text.lower()) if field.names else None
     if number is None:
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):
             raise CronError(f"{field.name} value {text!r} is not a number")
         number = int(text)
     if not field.low <= number <= field.high:
@@ -96,7 +96,7 @@ def _parse_field(field: _Field, text: str) -> tuple[set[int], bool]:
         base, slash, step_text = part.partition("/")
         step = 1
         if slash:
-            if not step_text.isdigit() or int(step_text) == 0:
+            if not (step_text.isascii() and step_text.isdigit()) or int(step_text) == 0:
                 raise CronError(f"{field.name} step {step_text!r} in {part!r} must be a whole number of at least 1")
             step = int(step_text)
         if base == "*":
@@ -114,17 +114,21 @@ def _parse_field(field: _Field, text: str) -> tuple[set[int], bool]:
     return values, not text.startswith("*")
 
 
-@lru_cache(maxsize=4096)
 def parse_cron(text: str) -> Cron:
     """Parse `text` (five fields or an @ alias); raise CronError with a reason a person can act on."""
-    if not isinstance(text, str):
+    if not isinstance(text, str):  # checked before the cache, which cannot hash a list
         raise CronError("a cron expression is a string, e.g. \"0 0 * * *\"")
+    return _parse_cron(text)
+
+
+@lru_cache(maxsize=4096)
+def _parse_cron(text: str) -> Cron:
     stripped = " ".join(text.split()).lower()
     if stripped.startswith("@"):
         if stripped not in ALIASES:
             raise CronError(f"unknown cron alias {stripped!r}; use one of {', '.join(ALIASES)}")
         stripped = ALIASES[stripped]
-    parts = stripped.split(" ")
+    parts = stripped.split()
     if len(parts) != 5:
         raise CronError(
             f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}"

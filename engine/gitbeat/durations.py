@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
 UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)")
@@ -53,8 +54,11 @@ def _parse_units(original: str, text: str) -> float:
 
 def format_duration(seconds: float) -> str:
     """The shortest YAML spelling of `seconds`: 300 -> '5m', 5400 -> '1h30m'."""
-    if seconds != int(seconds) or seconds == 0:
-        return f"{seconds:g}s"
+    if seconds == 0:
+        return "0s"
+    if seconds != int(seconds):
+        # Plain decimal, all digits: "{:g}" gave "1e-05s" and "100000s" for 100000.5.
+        return f"{Decimal(repr(float(seconds))):f}s"
     rest, parts = int(seconds), []
     for unit in ("d", "h", "m", "s"):
         count, rest = divmod(rest, int(UNITS[unit]))

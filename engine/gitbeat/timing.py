@@ -102,6 +102,9 @@ def cron_next(cron: Cron | str, tz: tzinfo, after: datetime) -> datetime | None:
 def every_next(anchor: datetime, period: float, after: datetime) -> datetime:
     """The first `anchor + k*period` (k >= 0) strictly after `after`: no drift, however late."""
     step = timedelta(seconds=period)
+    # In UTC: arithmetic on datetimes sharing a ZoneInfo is wall-clock arithmetic, so a
+    # Berlin anchor + 1 day was 23 h across the spring change (and `after - anchor` too).
+    anchor, after = anchor.astimezone(UTC), after.astimezone(UTC)
     if after < anchor:
         return anchor
     periods = (after - anchor) // step + 1
@@ -139,7 +142,9 @@ def solar_next(event: str, latitude: float, longitude: float, after: datetime) -
     day = after.astimezone(UTC).date() - timedelta(days=1)
     for offset in range(370):
         moment = solar_time(event, latitude, longitude, day + timedelta(days=offset))
-        if moment is not None and moment > after:
+        # Compare the whole second that is returned: comparing the unrounded time would
+        # return the same second again for an `after` equal to it (fire_times looped).
+        if moment is not None and moment.replace(microsecond=0) > after:
             return moment.replace(microsecond=0)
     return None
 
