@@ -43,8 +43,8 @@ def load_settings(root: Path, database: str | None = None) -> Settings:
 
 def _sqlite_path(url: str, prefix: str, root: Path) -> str:
     """Make a relative SQLite path absolute under the config root, and its folder exist."""
-    path = url[len(prefix) :]
-    if path in ("", ":memory:") or path.startswith("/"):
+    path = url[len(prefix) :].split("?")[0]
+    if path in ("", ":memory:"):
         return url
     absolute = (root / path).resolve()
     absolute.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,68 @@
+"""Real services for integration tests: a fresh PostgreSQL database per test, and a copy of the example project.
+
+Locally a missing service skips the test; in CI (CI=true) it fails, so nothing hides.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from tests.conftest import CI, PROJECT
+
+PG_HOST = os.environ.get("GITBEAT_TEST_PGHOST", "127.0.0.1")
+PG_USER = os.environ.get("GITBEAT_TEST_PGUSER", "root")
+
+
+def _admin() -> psycopg2.extensions.connection:
+    try:
+        connection = psycopg2.connect(host=PG_HOST, port=5432, user=PG_USER, dbname="postgres", connect_timeout=5)
+    except psycopg2.OperationalError as error:
+        if CI:
+            raise
+        pytest.skip(f"no PostgreSQL on {PG_HOST}:5432 ({error})")
+    connection.autocommit = True
+    return connection
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test, dropped afterwards."""
+    name = f"gitbeat_test_{uuid.uuid4().hex[:12]}"
+    admin = _admin()
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://{PG_USER}@{PG_HOST}:5432/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store' / 'gitbeat.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each store test runs on both backends."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the example project: config, handlers and gitbeat.yaml."""
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in ("tasks", "schedules", "schema"):
+        shutil.copytree(PROJECT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(PROJECT / "gitbeat.yaml", root / "gitbeat.yaml")
+    return root
