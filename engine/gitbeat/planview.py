@@ -9,6 +9,7 @@ from typing import Any
 from .durations import format_duration
 from .planner import SYMBOLS, Change, Plan
 from .spec import ScheduleSpec
+from .timing import zone
 
 JSON_VERSION = 1
 
@@ -17,8 +18,11 @@ def _value(value: Any) -> str:
     return "(unset)" if value is None else json.dumps(value, sort_keys=True)
 
 
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def _when(moment: datetime, timezone: str | None) -> str:
+    utc = moment.astimezone(UTC)
+    if timezone in (None, "UTC"):
+        return f"{utc:%Y-%m-%d %H:%M} UTC"
+    return f"{moment.astimezone(zone(timezone)):%Y-%m-%d %H:%M %Z} ({utc:%H:%M} UTC)"
 
 
 def describe(schedule: ScheduleSpec) -> str:
@@ -47,7 +51,8 @@ def _lines(change: Change) -> list[str]:
     if change.action == "add" and change.kind != "schedule":
         lines += [f"    {f.field}: {_value(f.new)}" for f in change.fields if f.new not in (None, [], {}, False)]
     if change.next_fires:
-        lines.append("    next: " + ", ".join(_when(m) for m in change.next_fires))
+        timezone = change.spec.timezone if change.spec is not None else None
+        lines.append("    next: " + ", ".join(_when(m, timezone) for m in change.next_fires))
     return lines
 
 
