@@ -33,6 +33,9 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"{HINT}; got {value!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative; got {value!r}")
+    if 0 < seconds < 0.000001:
+        # timedelta counts whole microseconds: `every: 0.0000001` became a zero period.
+        raise ValueError(f"a duration is 0 or at least 1 microsecond (0.000001s); got {value!r}")
     return seconds
 
 

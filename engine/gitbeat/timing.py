@@ -17,7 +17,9 @@ from .cron import Cron, parse_cron
 from .spec import ScheduleSpec
 
 MINUTE = timedelta(minutes=1)
-SEARCH_YEARS = 8  # "0 0 29 2 *" can wait 8 years across 2100
+# "0 0 29 2 *" can wait 8 years across 2100, and "0 0 29 2 */7" (a Feb 29 that is a Sunday:
+# both day fields must match) 28 years, or 40 across 2100 (2088 -> 2128).
+SEARCH_YEARS = 40
 
 
 @lru_cache(maxsize=512)

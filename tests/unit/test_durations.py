@@ -9,6 +9,7 @@ import pytest
 from gitbeat.durations import format_duration, parse_duration
 
 HINT = "a duration is a number of seconds or a string such as 30s, 5m, 1h30m, 2d"
+TINY = "a duration is 0 or at least 1 microsecond (0.000001s)"
 ORDER = "units in duration {!r} must go from largest to smallest, each once"
 
 PARSE = [
@@ -19,10 +20,12 @@ PARSE = [
     (0.001, 0.001),
     (86400, 86400.0),
     (10**9, 1e9),
+    (0.000001, 0.000001),  # one microsecond: the smallest a timedelta holds
     # numeric strings are seconds too
     ("0", 0.0),
     ("30", 30.0),
     ("1.5", 1.5),
+    ("0.000001", 0.000001),
     (" 90 ", 90.0),
     # one unit
     ("30s", 30.0),
@@ -94,6 +97,11 @@ REJECT = [
     ("5 minutes", f"{HINT}; got '5 minutes'"),
     ("1y", f"{HINT}; got '1y'"),
     ("PT5M", f"{HINT}; got 'PT5M'"),
+    # below timedelta's microsecond: would be a zero period (every_next divided by zero)
+    (1e-7, f"{TINY}; got 1e-07"),
+    (0.0000005, f"{TINY}; got 5e-07"),
+    ("0.0000001", f"{TINY}; got '0.0000001'"),
+    ("0.0001ms", f"{TINY}; got '0.0001ms'"),
     # units out of order or repeated
     ("1m1h", ORDER.format("1m1h")),
     ("1h1h", ORDER.format("1h1h")),

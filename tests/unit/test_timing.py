@@ -131,6 +131,8 @@ CRON_UTC = [
     ("0 0 * * */2", U(2027, 3, 2), U(2027, 3, 4)),  # Tuesday -> Thursday
     ("0 0 */2 * 1", U(2027, 3, 2), U(2027, 3, 15)),  # Monday the 8th is even: the 15th
     ("0 0 29 2 */7", U(2027, 1, 1), U(2032, 2, 29)),  # the first Feb 29 that is a Sunday
+    ("0 0 29 2 */7", U(2032, 2, 29), U(2060, 2, 29)),  # 28 years later
+    ("0 0 29 2 */7", U(2088, 2, 29), U(2128, 2, 29)),  # 40 years across 2100, not "never again"
 ]
 
 
@@ -327,6 +329,7 @@ EVERY = [
     (0.1, A + timedelta(seconds=0.35), A + timedelta(seconds=0.4)),
     (0.001, A + timedelta(microseconds=500), A + timedelta(milliseconds=1)),
     (0.5, A + timedelta(days=3, seconds=0.5), A + timedelta(days=3, seconds=1)),
+    (0.000001, A + timedelta(microseconds=41), A + timedelta(microseconds=42)),
     # a late fire does not move the grid
     (60, A + timedelta(seconds=60 * 3.5), A + timedelta(seconds=240)),
 ]
