@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if schedule.every is not None and schedule.start_at is None:
         print("  (every counts from the first apply; shown from now)")
     times = list(islice(fire_times(schedule, tz_name, now), max(args.n, 0)))
-    if not times:
+    if not times and args.n > 0:
         print("  no more fire times")
     for moment in times:
         local = moment.astimezone(tz)
