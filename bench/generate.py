@@ -8,8 +8,15 @@ from pathlib import Path
 TIMEZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo")
 
 
-def generate(root: Path, schedules: int = 10_000, tasks: int = 1_000, files: int = 100) -> Path:
-    """Write `schedules` schedules and `tasks` tasks spread over `files` YAML files under `root`."""
+def generate(
+    root: Path, schedules: int = 10_000, tasks: int = 1_000, files: int = 100, *, handlers: bool = False
+) -> Path:
+    """Write `schedules` schedules and `tasks` tasks spread over `files` YAML files under `root`.
+
+    With `handlers=True` also write the `jobs` package the tasks name (`jobs/area0.py` ...
+    `jobs/area49.py`, each defining its `jobN(*args, **kwargs)`), so the tree passes
+    validation with imports and `plan`/`apply` accept it.
+    """
     task_files = max(1, files // 5)
     schedule_files = files - task_files
     queues = "queues:\n  default: {}\n  reports:\n    max_priority: 10\n    dead_letter: true\n"
@@ -60,7 +67,21 @@ def generate(root: Path, schedules: int = 10_000, tasks: int = 1_000, files: int
             if i % 11 == 0:
                 lines += ["    catchup: all", "    catchup_window: 1d", "    expires: 10m"]
         (root / "schedules" / "generated" / f"schedules{f:03}.yaml").write_text("\n".join(lines) + "\n")
+    if handlers:
+        write_handlers(root, tasks)
     return root
+
+
+def write_handlers(root: Path, tasks: int) -> None:
+    """The `jobs` package: `jobs.areaK` defines `jobN` for every task N with N % 50 == K."""
+    package = root / "jobs"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text('"""Generated task handlers for the benchmarks."""\n')
+    for area in range(min(50, tasks)):
+        lines = [f'"""Handlers of the area{area}.* tasks."""', ""]
+        for i in range(area, tasks, 50):
+            lines += ["", f"def job{i}(*args, **kwargs):", "    return None", ""]
+        (package / f"area{area}.py").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":
@@ -69,5 +90,6 @@ if __name__ == "__main__":
     parser.add_argument("--schedules", type=int, default=10_000)
     parser.add_argument("--tasks", type=int, default=1_000)
     parser.add_argument("--files", type=int, default=100)
+    parser.add_argument("--handlers", action="store_true", help="also write the jobs/ package the tasks name")
     args = parser.parse_args()
-    generate(args.root, args.schedules, args.tasks, args.files)
+    generate(args.root, args.schedules, args.tasks, args.files, handlers=args.handlers)
