@@ -35,21 +35,26 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", metavar="URL", default=None, help="database URL (default: $GITBEAT_DATABASE_URL)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the module of `command` is imported, so each command starts fast."""
     parser = argparse.ArgumentParser(prog="gitbeat", description="Celery tasks, queues and schedules declared in git.")
     parser.add_argument("--version", action="version", version=f"gitbeat {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, summary in COMMANDS.items():
-        module = importlib.import_module(f".commands.{name}", __package__)
-        sub = subparsers.add_parser(name, help=summary, description=module.__doc__)
+        sub = subparsers.add_parser(name, help=summary, description=summary)
         _common(sub)
-        module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        if name == command:
+            module = importlib.import_module(f".commands.{name}", __package__)
+            sub.description = module.__doc__
+            module.add_arguments(sub)
+            sub.set_defaults(run=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    command = next((argument for argument in arguments if argument in COMMANDS), None)
+    args = build_parser(command).parse_args(arguments)
     try:
         return int(args.run(args))
     except GitbeatError as error:

@@ -187,13 +187,17 @@ def _resolve_exception(name: str, allowed: Allowed) -> tuple[type[BaseException]
 def _check_arguments(config: Config, handlers: dict[str, Any]) -> list[Diagnostic]:
     """A schedule's args and kwargs must fit its handler's signature."""
     found = []
+    signatures: dict[str, inspect.Signature | None] = {}
     for name, schedule in config.schedules.items():
-        handler = handlers.get(schedule.task)
-        if handler is None:
+        if schedule.task not in handlers:
             continue
-        try:
-            signature = inspect.signature(handler)
-        except (TypeError, ValueError):
+        if schedule.task not in signatures:
+            try:
+                signatures[schedule.task] = inspect.signature(handlers[schedule.task])
+            except (TypeError, ValueError):
+                signatures[schedule.task] = None
+        signature = signatures[schedule.task]
+        if signature is None:
             continue
         try:
             signature.bind(*schedule.args, **schedule.kwargs)

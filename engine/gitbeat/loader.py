@@ -186,8 +186,10 @@ def _add_file(config: Config, source: Source, diagnostics: list[Diagnostic]) -> 
             spec = _validate(SECTIONS[section], value, path, source, diagnostics)
             if spec is None:
                 config.broken.add(path)
-            else:
-                target[name] = spec
+                continue
+            if section == "schedules" and spec.timezone is None:
+                spec.timezone = config.project.timezone  # resolved once: the store keeps the effective zone
+            target[name] = spec
 
 
 def _validate(model: type[Model], value: Any, path: DataPath, source: Source, diagnostics: list[Diagnostic]) -> Any:

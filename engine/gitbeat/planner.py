@@ -26,6 +26,7 @@ def digest(text: str) -> str:
 
 @dataclass(frozen=True)
 class DesiredSchedule:
+    name: str
     spec: ScheduleSpec  # the timezone resolved
     text: str  # canonical JSON of the spec: what the store keeps
     digest: str
@@ -42,21 +43,22 @@ class Desired:
     project: dict[str, Any]
 
     def config_text(self) -> str:
-        """The whole normalised config as canonical JSON (schedules spliced in as stored)."""
-        schedules = ",".join(f"{json.dumps(name)}:{item.text}" for name, item in sorted(self.schedules.items()))
-        rest = json.dumps({"project": self.project, "queues": self.queues, "tasks": self.tasks}, sort_keys=True)
-        return rest[:-1] + ',"schedules":{' + schedules + "}}"
+        """Project, queues and tasks as canonical JSON: what a revision records beside its schedule rows."""
+        return json.dumps({"project": self.project, "queues": self.queues, "tasks": self.tasks}, sort_keys=True)
+
+    def digest(self) -> str:
+        """One digest of the whole config, schedules included."""
+        schedules = "".join(f"{name}\0{item.digest}\n" for name, item in sorted(self.schedules.items()))
+        return digest(self.config_text() + "\n" + schedules)
 
 
 def desired_state(config: Config) -> Desired:
     schedules = {}
     for name, spec in config.schedules.items():
-        if spec.timezone is None:
-            spec = spec.model_copy(update={"timezone": config.project.timezone})
         text = spec.model_dump_json()
         source = config.origins[("schedules", name)]
         line = source.document.position(("schedules", name), key=True)[0]
-        schedules[name] = DesiredSchedule(spec, text, digest(text), f"{source.display}:{line}")
+        schedules[name] = DesiredSchedule(name, spec, text, digest(text), f"{source.display}:{line}")
     return Desired(
         schedules=schedules,
         tasks={name: task.model_dump(mode="json") for name, task in sorted(config.tasks.items())},
@@ -76,11 +78,12 @@ class StoredSchedule:
     managed: bool
     anchor_at: datetime | None = None
 
-    @property
-    def drifted(self) -> bool:
-        """Changed in the database since gitbeat wrote it."""
+    def drifted(self, wanted: DesiredSchedule | None = None) -> bool:
+        """Changed in the database since gitbeat wrote it (checked cheaply against `wanted` when given)."""
         if not self.managed:
             return False
+        if wanted is not None and self.digest == wanted.digest:
+            return self.text != wanted.text or self.enabled != wanted.spec.enabled
         if digest(self.text) != self.digest:
             return True
         try:
@@ -182,7 +185,7 @@ def diff(
                 Change("schedule", "add", name, next_fires=_fires(wanted.spec, now, None, fires), spec=wanted.spec)
             )
             continue
-        if row.digest == wanted.digest and not row.drifted:
+        if row.digest == wanted.digest and not row.drifted(wanted):
             continue
         old, new = row.fields(), {**json.loads(wanted.text)}
         action: Action = "drift" if row.digest == wanted.digest else "change"

@@ -7,6 +7,8 @@ column on PostgreSQL), so a digest of the text shows any edit made outside gitbe
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +24,13 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.types import TypeDecorator
 
 from .errors import StoreError
-from .planner import Current, Desired, Plan, StoredSchedule, diff, digest
+from .planner import SYMBOLS, Current, Desired, Plan, StoredSchedule, diff
 
 HEAD = "0001"
 VERSION_TABLE = "gitbeat_alembic_version"
 OWNER = "gitbeat"
 NOTIFY_CHANNEL = "gitbeat_revisions"
+MAX_SUMMARY_CHANGES = 1000
 APPLY_LOCK = 0x67697462  # "gitb": the advisory lock key of apply and migrations
 
 
@@ -290,7 +293,7 @@ class Store:
             "unmanaged": sum(not row.managed for row in rows),
             "enabled": sum(row.enabled for row in rows),
             "disabled": sum(not row.enabled for row in rows),
-            "drifted": sum(row.drifted for row in rows),
+            "drifted": sum(row.drifted() for row in rows),
             "tasks": len(current.tasks),
             "queues": len(current.queues),
         }
@@ -313,7 +316,11 @@ class Store:
             if plan.empty:
                 return plan, None
             config_text = desired.config_text()
-            summary = {**plan.counts(), "text": plan.summary()}
+            summary = {
+                **plan.counts(),
+                "text": plan.summary(),
+                "changes": [f"{SYMBOLS[c.action]} {c.kind} {c.name}" for c in plan.changes[:MAX_SUMMARY_CHANGES]],
+            }
             revision_id = connection.execute(
                 sa.insert(revisions)
                 .values(
@@ -322,7 +329,7 @@ class Store:
                     git_dirty=meta.git_dirty,
                     author=meta.author,
                     message=meta.message,
-                    config_digest=digest(config_text),
+                    config_digest=desired.digest(),
                     config=config_text,
                     summary=json.dumps(summary, sort_keys=True),
                 )
@@ -336,24 +343,30 @@ class Store:
     def _write_schedules(
         self, connection: Connection, desired: Desired, plan: Plan, revision_id: int, now: datetime
     ) -> None:
-        added = [
-            {
-                "name": change.name,
-                "spec": desired.schedules[change.name].text,
-                "digest": desired.schedules[change.name].digest,
-                "enabled": desired.schedules[change.name].spec.enabled,
-                "owner": OWNER,
-                "origin": desired.schedules[change.name].origin,
-                "revision_id": revision_id,
-                "anchor_at": now,
-                "created_at": now,
-                "updated_at": now,
-                "run_count": 0,
-            }
-            for change in plan.of("schedule", "add")
-        ]
-        if added:
-            connection.execute(sa.insert(schedules), added)
+        added = [desired.schedules[change.name] for change in plan.of("schedule", "add")]
+        columns = ("name", "spec", "digest", "enabled", "owner", "origin", "revision_id", "anchor_at",
+                   "created_at", "updated_at", "run_count")
+        if added and self.dialect == "postgresql":
+            stamp = now.astimezone(UTC).isoformat()
+            _copy_rows(
+                connection,
+                schedules,
+                columns,
+                [
+                    (item.name, item.text, item.digest, "t" if item.spec.enabled else "f", OWNER, item.origin,
+                     revision_id, stamp, stamp, stamp, 0)
+                    for item in added
+                ],
+            )
+        elif added:
+            connection.execute(
+                sa.insert(schedules),
+                [
+                    dict(zip(columns, (item.name, item.text, item.digest, item.spec.enabled, OWNER, item.origin,
+                                       revision_id, now, now, now, 0)))
+                    for item in added
+                ],
+            )
         updates = plan.of("schedule", "change", "drift")
         for timing_changed in (False, True):
             rows = [
@@ -383,6 +396,18 @@ class Store:
             connection.execute(
                 sa.delete(schedules).where(schedules.c.name.in_(removed), schedules.c.owner == OWNER)
             )
+
+
+def _copy_rows(connection: Connection, table: sa.Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Bulk insert with PostgreSQL's COPY, in the connection's transaction: 10,000 rows in tens of ms."""
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(rows)
+    buffer.seek(0)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer)
+    finally:
+        cursor.close()
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

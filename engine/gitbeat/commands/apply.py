@@ -8,7 +8,6 @@ from pathlib import Path
 
 from .. import gitinfo
 from ..planner import desired_state
-from ..store import RevisionMeta
 from . import FAILED, OK, open_store, valid_config
 
 
@@ -25,6 +24,8 @@ def run(args: argparse.Namespace) -> int:
     config = valid_config(args)
     if config is None:
         return FAILED
+    from ..store import RevisionMeta
+
     root = Path(args.config)
     git_commit, dirty = gitinfo.commit(root)
     meta = RevisionMeta(author=gitinfo.author(root), message=args.message, git_commit=git_commit, git_dirty=dirty)
