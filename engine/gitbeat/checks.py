@@ -91,7 +91,7 @@ def _check_schedule(
             config.diagnostic("warning", "schedules", name, "at", message="this time has passed: the schedule will never fire")
         )
     task = config.tasks.get(schedule.task)
-    budget = sum(task.retry.delays()) if task is not None and task.retry is not None and task.retry.on else 0.0
+    budget = task.retry.budget() if task is not None and task.retry is not None and task.retry.on else 0.0
     # A cron fires at most once a minute: shorter budgets need no period at all.
     period = _period(schedule.cron, schedule.every, tz_name, now) if budget > 60 or schedule.jitter else None
     if period is not None and budget > 0:

@@ -187,7 +187,19 @@ class RetrySpec(Model):
         """The largest delay before each retry, in order (jitter only shortens them)."""
         if self.backoff == "fixed":
             return [self.delay] * self.max_retries
-        return [min(self.backoff_max, self.delay * 2**attempt) for attempt in range(self.max_retries)]
+        # 2.0 ** 1023 caps the factor: a float delay times 2**1024 raised OverflowError.
+        return [min(self.backoff_max, self.delay * 2.0 ** min(attempt, 1023)) for attempt in range(self.max_retries)]
+
+    def budget(self) -> float:
+        """sum(delays()) without building the list: max_retries may be any number."""
+        if self.backoff == "fixed":
+            return self.delay * self.max_retries
+        total, step = 0.0, float(self.delay)
+        for attempt in range(min(self.max_retries, 1100)):
+            if step >= self.backoff_max:
+                return total + self.backoff_max * (self.max_retries - attempt)
+            total, step = total + step, step * 2
+        return total
 
 
 class TaskSpec(Model):

@@ -7,6 +7,7 @@ are bounded before anything is built: no object construction, no recursion, no
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,18 @@ def _position(mark: Any) -> Position:
     return (mark.line + 1, mark.column + 1)
 
 
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _within(position: Position, text: str) -> Position:
+    """libyaml marks an error at the end of a file without a final newline one line past it: the end instead."""
+    breaks = _BREAK.findall(text)
+    if position[0] <= len(breaks) + 1:
+        return position
+    last = _BREAK.split(text)[-1]
+    return (len(breaks) + 1, len(last) + 1)
+
+
 def decode(raw: bytes) -> str:
     """UTF-8 text of `raw`, or a YamlProblem at the first byte that is not."""
     try:
@@ -127,7 +140,7 @@ def load_yaml(text: str) -> Document:
         return _compose(loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        raise YamlProblem(_yaml_message(error, text), _position(mark) if mark else (1, 1)) from None
+        raise YamlProblem(_yaml_message(error, text), _within(_position(mark), text) if mark else (1, 1)) from None
     except yaml.reader.ReaderError as error:
         character = error.character if isinstance(error.character, str) else chr(error.character)
         raise YamlProblem(
