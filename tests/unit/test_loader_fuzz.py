@@ -4,6 +4,10 @@ The seeds are the example project's own files (tasks/, schedules/, gitbeat.yaml)
 example mutates one or more of them (characters deleted, inserted or replaced, lines
 swapped, duplicated or re-indented, YAML punctuation and tabs inserted, values replaced by
 odd scalars, raw bytes broken) and runs the loader and the whole-config checks in-process.
+A third test writes entries whose fields get values of the right shape, at the edges, or
+odd, so that the checks after the schema (timezones, retry budgets, DST) run on them too.
+
+GITBEAT_FUZZ_EXAMPLES=5000 runs a longer hunt.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from hypothesis import strategies as st
 from gitbeat.checks import check_config
 from gitbeat.errors import Diagnostic
 from gitbeat.loader import Config, display_path, load_config
+from gitbeat.spec import QueueSpec, RetrySpec, ScheduleSpec, TaskSpec
 from tests.conftest import PROJECT
 
 SEEDS: dict[str, bytes] = {
@@ -241,7 +246,6 @@ def fields_of(names: list[str], exclude: tuple[str, ...] = ()) -> st.SearchStrat
 @st.composite
 def entry_tree(draw: st.DrawFn) -> dict[str, bytes]:
     """One queue, one task and one or two schedules, each with random fields set to random values."""
-    from gitbeat.spec import QueueSpec, RetrySpec, ScheduleSpec, TaskSpec
 
     def block(indent: int, pairs: list[tuple[str, str]]) -> str:
         return "".join(f"{' ' * indent}{key}: {value}\n" for key, value in pairs)
