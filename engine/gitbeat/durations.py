@@ -9,6 +9,7 @@ from decimal import Decimal
 UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+MAX_SECONDS = 100 * 365 * 86400  # past this, datetime arithmetic overflows
 HINT = "a duration is a number of seconds or a string such as 30s, 5m, 1h30m, 2d"
 
 
@@ -33,6 +34,8 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"{HINT}; got {value!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative; got {value!r}")
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"a duration is at most 100 years; got {value!r}")
     if 0 < seconds < 0.000001:
         # timedelta counts whole microseconds: `every: 0.0000001` became a zero period.
         raise ValueError(f"a duration is 0 or at least 1 microsecond (0.000001s); got {value!r}")

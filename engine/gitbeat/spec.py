@@ -177,7 +177,7 @@ class RetrySpec(Model):
     """When and how a failed task is retried (Celery's autoretry_for and friends)."""
 
     on: list[ModuleName] = Field(default_factory=list, description="exception classes (autoretry_for)")
-    max_retries: Annotated[int, Field(ge=0)] = 3
+    max_retries: Annotated[int, Field(ge=0, le=10_000)] = 3
     delay: Duration = Field(180, description="the first delay (default_retry_delay)")
     backoff: Literal["fixed", "exponential"] = "fixed"
     backoff_max: Duration = 600
