@@ -21,6 +21,7 @@ COMMANDS = {
     "history": "list the revisions applied",
     "status": "show the current revision, schedules and drift",
     "db": "migrate the database schema",
+    "beat": "run Celery beat with gitbeat's scheduler",
 }
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.types import TypeDecorator
 from .errors import StoreError
 from .planner import SYMBOLS, Current, Desired, Plan, StoredSchedule, diff
 
-HEAD = "0001"
+HEAD = "0002"
 VERSION_TABLE = "gitbeat_alembic_version"
 OWNER = "gitbeat"
 NOTIFY_CHANNEL = "gitbeat_revisions"
@@ -92,6 +92,17 @@ schedules = sa.Table(
     sa.Column("run_count", sa.Integer, nullable=False),
     sa.Column("last_task_id", sa.String(200)),
     sa.Column("next_due_at", Moment),
+    sa.Column("last_due_at", Moment),
+)
+beats = sa.Table(
+    "gitbeat_beats",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("hostname", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("started_at", Moment, nullable=False),
+    sa.Column("heartbeat_at", Moment, nullable=False),
 )
 
 
@@ -378,7 +389,7 @@ class Store:
                     "origin": desired.schedules[change.name].origin,
                     "revision_id": revision_id,
                     "updated_at": now,
-                    **({"anchor_at": now, "next_due_at": None} if timing_changed else {}),
+                    **({"anchor_at": now, "next_due_at": None, "last_due_at": None} if timing_changed else {}),
                 }
                 for change in updates
                 if change.timing_changed == timing_changed

@@ -232,3 +232,46 @@ def fire_times(
     while moment is not None:
         yield moment
         moment = next_fire(schedule, timezone, moment, anchor)
+
+
+GRACE = timedelta(seconds=1)  # a due time older than this (beyond its jitter) counts as missed
+MAX_CATCHUP = 100
+
+
+def due_times(
+    schedule: ScheduleSpec, after: datetime, now: datetime, anchor: datetime | None, limit: int
+) -> list[datetime]:
+    """The newest `limit` fire times in (after, now], oldest first, without walking years of them."""
+    assert schedule.timezone is not None
+    if schedule.every is not None:
+        after = max(after, now - timedelta(seconds=schedule.every * (limit + 1)))
+    span = timedelta(minutes=limit + 1)  # a cron fires at most once a minute
+    while True:
+        start = max(after, now - span)
+        found: list[datetime] = []
+        moment = next_fire(schedule, schedule.timezone, start, anchor)
+        while moment is not None and moment <= now:
+            found.append(moment)
+            if len(found) > limit:
+                del found[0]
+            moment = next_fire(schedule, schedule.timezone, moment, anchor)
+        if start == after or len(found) >= limit:
+            return found
+        span *= 4
+
+
+def to_fire(schedule: ScheduleSpec, after: datetime, now: datetime, anchor: datetime | None) -> list[datetime]:
+    """The due times to send now, after `after`, by the schedule's `catchup` and `catchup_window`.
+
+    On time (within GRACE plus jitter) always fires; missed times fire by mode:
+    `latest` the newest once, `skip` none, `all` each (the newest 100), oldest first.
+    """
+    limit = MAX_CATCHUP if schedule.catchup == "all" else 1
+    dues = due_times(schedule, after, now, anchor, limit)
+    on_time = now - GRACE - timedelta(seconds=schedule.jitter or 0)
+    if schedule.catchup == "skip":
+        return [due for due in dues if due >= on_time]
+    if schedule.catchup_window is not None:
+        oldest = min(on_time, now - timedelta(seconds=schedule.catchup_window))
+        dues = [due for due in dues if due >= oldest]
+    return dues

@@ -28,4 +28,14 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"tasks: {counts['tasks']}, queues: {counts['queues']}")
     print(f"drift: {counts['drifted']} managed schedule(s) changed outside gitbeat" if counts["drifted"] else "drift: none")
+    from ..beatstore import beat_processes
+
+    processes = beat_processes(store)
+    if not processes:
+        print("beat: none running")
+    for process in processes:
+        print(
+            f"beat: {process['id']} {process['role']}, up since {process['started_at']:%Y-%m-%d %H:%M:%S}Z, "
+            f"last heard {process['heartbeat_at']:%H:%M:%S}Z"
+        )
     return OK

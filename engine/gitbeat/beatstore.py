@@ -1,0 +1,189 @@
+"""The beat's SQL: schedule rows to load, runs to claim, beat processes to record."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .store import Store, beats, revisions, schedules
+
+
+_STALE = timedelta(minutes=1)  # a beat not heard from for this long is forgotten
+
+
+@dataclass(frozen=True)
+class ScheduleRow:
+    name: str
+    spec: str
+    digest: str
+    enabled: bool
+    anchor_at: datetime | None
+    created_at: datetime
+    last_due_at: datetime | None
+    last_task_id: str | None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One schedule's due times sent in this batch (several only under catchup: all)."""
+
+    name: str
+    first_due: datetime
+    last_due: datetime
+    count: int
+    task_id: str | None
+    cursor: datetime
+    next_due: datetime | None
+
+
+_ROW_COLUMNS = (
+    schedules.c.name,
+    schedules.c.spec,
+    schedules.c.digest,
+    schedules.c.enabled,
+    schedules.c.anchor_at,
+    schedules.c.created_at,
+    schedules.c.last_due_at,
+    schedules.c.last_task_id,
+)
+
+
+class BeatStore:
+    """What beat reads and writes; every method is one short transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.process_id = f"{socket.gethostname()}:{os.getpid()}"
+
+    def latest_revision(self) -> int | None:
+        with self.store.connect() as connection:
+            return connection.execute(sa.select(sa.func.max(revisions.c.id))).scalar()
+
+    def revision_config(self) -> tuple[int | None, dict[str, Any]]:
+        """The latest revision's id and its project, queues and tasks."""
+        with self.store.connect() as connection:
+            row = connection.execute(
+                sa.select(revisions.c.id, revisions.c.config).order_by(revisions.c.id.desc()).limit(1)
+            ).first()
+        return (row.id, json.loads(row.config)) if row else (None, {})
+
+    def digests(self) -> dict[str, tuple[str, bool]]:
+        """Every schedule's digest and enabled flag: cheap enough to diff 10,000 rows."""
+        with self.store.connect() as connection:
+            return {
+                name: (digest or "", bool(enabled))
+                for name, digest, enabled in connection.execute(
+                    sa.select(schedules.c.name, schedules.c.digest, schedules.c.enabled)
+                )
+            }
+
+    def rows(self, names: list[str] | None = None) -> list[ScheduleRow]:
+        """Full rows: all of them, or those named (in chunks the database accepts)."""
+        query = sa.select(*_ROW_COLUMNS)
+        with self.store.connect() as connection:
+            if names is None:
+                return [ScheduleRow(*row) for row in connection.execute(query)]
+            found: list[ScheduleRow] = []
+            for start in range(0, len(names), 500):
+                chunk = names[start : start + 500]
+                found += [ScheduleRow(*row) for row in connection.execute(query.where(schedules.c.name.in_(chunk)))]
+            return found
+
+    @contextmanager
+    def claiming(self, claims: list[Claim]) -> Iterator[set[str]]:
+        """Claim each schedule's due times and write its run state, in one transaction.
+
+        Yields the names this process won; the caller publishes them before the block
+        ends. The transaction commits only if the block returns, so a run that could
+        not be sent is never recorded, and a due time another beat already claimed
+        (last_due_at not before it) is never claimed again.
+        """
+        with self.store.connect() as connection:
+            won = self._claim(connection, claims) if claims else set()
+            yield won
+
+    def _claim(self, connection: Connection, claims: list[Claim]) -> set[str]:
+        table = schedules
+        if self.store.dialect == "postgresql":
+            incoming = sa.values(
+                sa.column("name", sa.String),
+                sa.column("first_due", table.c.last_due_at.type),
+                sa.column("last_due", table.c.last_due_at.type),
+                sa.column("count", sa.Integer),
+                sa.column("task_id", sa.String),
+                sa.column("cursor", table.c.last_due_at.type),
+                sa.column("next_due", table.c.last_due_at.type),
+                name="incoming",
+            ).data([(c.name, c.first_due, c.last_due, c.count, c.task_id, c.cursor, c.next_due) for c in claims])
+            statement = (
+                sa.update(table)
+                .where(
+                    table.c.name == incoming.c.name,
+                    sa.or_(table.c.last_due_at.is_(None), table.c.last_due_at < incoming.c.first_due),
+                )
+                .values(
+                    last_due_at=incoming.c.cursor,
+                    next_due_at=incoming.c.next_due,
+                    last_run_at=sa.case((incoming.c.count > 0, incoming.c.last_due), else_=table.c.last_run_at),
+                    run_count=table.c.run_count + incoming.c.count,
+                    last_task_id=sa.func.coalesce(incoming.c.task_id, table.c.last_task_id),
+                )
+                .returning(table.c.name)
+            )
+            return set(connection.execute(statement).scalars())
+        won = set()
+        for claim in claims:
+            values: dict[str, Any] = {"last_due_at": claim.cursor, "next_due_at": claim.next_due}
+            if claim.count:
+                values.update(
+                    last_run_at=claim.last_due, run_count=table.c.run_count + claim.count, last_task_id=claim.task_id
+                )
+            result = connection.execute(
+                sa.update(table)
+                .where(
+                    table.c.name == claim.name,
+                    sa.or_(table.c.last_due_at.is_(None), table.c.last_due_at < claim.first_due),
+                )
+                .values(**values)
+            )
+            if result.rowcount:
+                won.add(claim.name)
+        return won
+
+    def heartbeat(self, role: str, started_at: datetime, now: datetime) -> None:
+        """Record this process and its role; forget beats silent for a minute."""
+        with self.store.connect() as connection:
+            updated = connection.execute(
+                sa.update(beats).where(beats.c.id == self.process_id).values(role=role, heartbeat_at=now)
+            ).rowcount
+            if not updated:
+                hostname, pid = self.process_id.rsplit(":", 1)
+                connection.execute(
+                    sa.insert(beats).values(
+                        id=self.process_id, hostname=hostname, pid=int(pid), role=role,
+                        started_at=started_at, heartbeat_at=now,
+                    )
+                )
+            connection.execute(
+                sa.delete(beats).where(beats.c.heartbeat_at < now - _STALE)
+            )
+
+    def leave(self) -> None:
+        with self.store.connect() as connection:
+            connection.execute(sa.delete(beats).where(beats.c.id == self.process_id))
+
+
+def beat_processes(store: Store) -> list[dict[str, Any]]:
+    """The beat processes heard from lately, leader first."""
+    with store.connect() as connection:
+        rows = connection.execute(sa.select(beats).order_by(beats.c.role, beats.c.started_at)).mappings()
+        return [dict(row) for row in rows]

@@ -1,0 +1,124 @@
+"""Which beat leads: a PostgreSQL advisory lock held on a connection of its own, or a file lock on SQLite.
+
+The lock goes when the process dies (the kernel closes its socket or file), so a standby
+takes over without waiting for a lease to run out. On PostgreSQL the same connection
+LISTENs for new revisions.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import sqlalchemy as sa
+
+BEAT_LOCK = 0x67626174  # "gbat"
+CHANNEL = "gitbeat_revisions"
+
+
+class PostgresLeadership:
+    """An autocommit connection holding pg_try_advisory_lock(BEAT_LOCK) and listening for revisions."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.connection: Any = None
+        self.held = False
+
+    def _connect(self) -> Any:
+        if self.connection is None or self.connection.closed:
+            url = self.engine.url
+            self.connection = psycopg2.connect(
+                host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+                dbname=url.database, connect_timeout=5, application_name="gitbeat beat",
+            )
+            self.connection.autocommit = True
+            with self.connection.cursor() as cursor:
+                cursor.execute(f"LISTEN {CHANNEL}")
+            self.held = False
+        return self.connection
+
+    def acquire(self) -> bool:
+        """Lead if nobody does; True while this process leads. Raises psycopg2.Error when the database is away."""
+        try:
+            connection = self._connect()
+            with connection.cursor() as cursor:
+                if self.held:
+                    cursor.execute("SELECT 1")  # the lock lives as long as this session
+                else:
+                    cursor.execute("SELECT pg_try_advisory_lock(%s)", (BEAT_LOCK,))
+                    self.held = bool(cursor.fetchone()[0])
+        except psycopg2.Error:
+            self.close()
+            raise
+        return self.held
+
+    def notified(self) -> bool:
+        """True when a revision was applied since the last call (never blocks)."""
+        connection = self.connection
+        if connection is None or connection.closed:
+            return False
+        try:
+            if select.select([connection], [], [], 0)[0]:
+                connection.poll()
+        except (psycopg2.Error, OSError, ValueError):
+            self.close()
+            return False
+        if connection.notifies:
+            connection.notifies.clear()
+            return True
+        return False
+
+    def close(self) -> None:
+        if self.connection is not None and not self.connection.closed:
+            try:
+                self.connection.close()
+            except psycopg2.Error:
+                pass
+        self.connection = None
+        self.held = False
+
+
+class FileLeadership:
+    """flock() on a file beside the SQLite database: one leader per database file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.handle: Any = None
+        self.held = False
+
+    def acquire(self) -> bool:
+        if self.held:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.handle is None:
+            self.handle = open(self.path, "a+")  # noqa: SIM115 - held for the life of the leader
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(f"{os.getpid()}\n")
+        self.handle.flush()
+        self.held = True
+        return True
+
+    def notified(self) -> bool:
+        return False  # SQLite has no notifications: the scheduler polls the revision id
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+        self.handle = None
+        self.held = False
+
+
+def leadership_for(engine: sa.Engine) -> PostgresLeadership | FileLeadership:
+    if engine.dialect.name == "postgresql":
+        return PostgresLeadership(engine)
+    database = engine.url.database or "gitbeat.db"
+    return FileLeadership(Path(database + ".beat.lock"))

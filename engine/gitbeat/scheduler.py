@@ -1,0 +1,362 @@
+"""The Celery beat Scheduler that fires from gitbeat's store (RedBeat's shape: Scheduler + Entry).
+
+A heap of next fire times makes a tick with nothing due cost the same for 10 or
+10,000 schedules. A new revision (NOTIFY on PostgreSQL, a polled revision id on
+SQLite) reloads only the rows whose digest changed. Each batch of due times is
+claimed and its run state written in one transaction that commits only after the
+messages were sent; the claim refuses a due time already claimed, so several beats
+never send one twice. One beat leads; the others stand by and take over.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from celery import beat
+from sqlalchemy.exc import SQLAlchemyError
+
+from .beatstore import BeatStore, Claim, ScheduleRow
+from .errors import StoreError
+from .leadership import leadership_for
+from .settings import database_url, load_settings
+from .spec import ScheduleSpec
+from .store import Store
+from .timing import next_fire, to_fire
+
+logger = logging.getLogger("gitbeat.beat")
+
+TASK_ID_NAMESPACE = uuid.UUID("6f1c3f1e-2c55-4d2b-9a47-7a1f0f6b9e21")
+POLL_INTERVAL = 0.2  # seconds between revision checks: a change is used within 0.5 s
+LEADER_CHECK_INTERVAL = 1.0  # standbys try the lock this often: takeover well within 5 s
+HEARTBEAT_INTERVAL = 5.0
+RESCAN_INTERVAL = 30.0  # also catch rows edited by hand, which send no notification
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0)
+
+
+def task_id(schedule: str, due: datetime) -> str:
+    """The same id for the same (schedule, due time), on every beat: a duplicate is visible."""
+    return str(uuid.uuid5(TASK_ID_NAMESPACE, f"{schedule}|{due.astimezone(UTC).isoformat()}"))
+
+
+@dataclass
+class Entry:
+    """One schedule as beat holds it: its spec, its cursor and its place in the heap."""
+
+    name: str
+    spec: ScheduleSpec
+    digest: str
+    anchor: datetime
+    after: datetime  # due times up to here are handled
+    last_task_id: str | None
+    version: int = 0
+    due: datetime | None = None  # the next due time
+    fire_at: float = 0.0  # when to send it: due plus this due's jitter
+
+    @classmethod
+    def from_row(cls, row: ScheduleRow) -> Entry:
+        spec = ScheduleSpec.model_validate_json(row.spec)
+        anchor = row.anchor_at or row.created_at
+        return cls(row.name, spec, row.digest, anchor, row.last_due_at or anchor, row.last_task_id)
+
+    def advance(self) -> None:
+        """Compute the next due time after the cursor and when to send it."""
+        self.due = next_fire(self.spec, self.spec.timezone or "UTC", self.after, self.anchor)
+        if self.due is None:
+            return
+        offset = 0.0
+        if self.spec.jitter:
+            # Seeded by the due time: every beat, and a restart, picks the same delay.
+            offset = random.Random(task_id(self.name, self.due)).uniform(0, self.spec.jitter)
+            following = next_fire(self.spec, self.spec.timezone or "UTC", self.due, self.anchor)
+            if following is not None:  # never past the next run
+                offset = min(offset, max((following - self.due).total_seconds() - 0.001, 0.0))
+        self.fire_at = self.due.timestamp() + offset
+
+
+@dataclass
+class _State:
+    revision: int | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    leader: bool = False
+    failures: int = 0
+
+
+class Scheduler(beat.Scheduler):
+    """gitbeat's beat scheduler: `gitbeat beat`, or `celery beat -S gitbeat.scheduler:Scheduler`."""
+
+    Entry = Entry
+
+    def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
+        root = Path(getattr(app.conf, "gitbeat_root", None) or ".")
+        url = getattr(app.conf, "gitbeat_database_url", None) or load_settings(root).database_url
+        self.store = Store(database_url(url, root))
+        self.beatstore = BeatStore(self.store)
+        self.leadership = leadership_for(self.store.engine)
+        self.entries: dict[str, Entry] = {}
+        self.heap: list[tuple[float, int, str, int]] = []
+        self.state = _State()
+        self.started_at = datetime.now(UTC)
+        self._next_poll = self._next_leader_check = self._next_heartbeat = self._next_rescan = 0.0
+        self._retry_at = 0.0
+        super().__init__(app, *args, **kwargs)
+
+    # --- Celery's Scheduler interface -----------------------------------------------
+
+    def setup_schedule(self) -> None:
+        self.store.ensure_schema()
+        self._load_all()
+        self._check_leadership(time.monotonic())
+
+    @property
+    def schedule(self) -> dict[str, Entry]:  # type: ignore[override]
+        return self.entries
+
+    @property
+    def info(self) -> str:
+        return f"    . db -> {self.store.describe()}\n    . schedules -> {len(self.entries)}"
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        """Send what is due; return how long beat may sleep. Nothing due: a clock read and a heap peek."""
+        clock = time.monotonic()
+        if clock >= self._next_poll or self.leadership.notified():
+            self._housekeeping(clock)
+        if not self.state.leader:
+            return max(min(self._next_leader_check, self._next_poll) - time.monotonic(), 0.01)
+        wall = time.time()
+        if self.heap and self.heap[0][0] <= wall and clock >= self._retry_at:
+            self._fire(wall)
+            wall = time.time()
+        until_due = self.heap[0][0] - wall if self.heap else POLL_INTERVAL
+        return max(min(until_due, self._next_poll - time.monotonic(), POLL_INTERVAL), 0.0)
+
+    def sync(self) -> None:
+        pass  # run state is written as each run is claimed
+
+    def close(self) -> None:
+        self.leadership.close()
+        try:
+            self.beatstore.leave()
+        except (StoreError, SQLAlchemyError):
+            pass
+        self.store.engine.dispose()
+        super().close()
+
+    # --- loading --------------------------------------------------------------------
+
+    def _load_all(self) -> None:
+        revision, config = self.beatstore.revision_config()
+        self.state.revision, self.state.config = revision, config
+        self.entries = {}
+        for row in self.beatstore.rows():
+            self._install(row)
+        self._rebuild_heap()
+        logger.info("beat: loaded %d schedules (revision %s)", len(self.entries), revision)
+
+    def _install(self, row: ScheduleRow) -> None:
+        if not row.enabled:
+            self.entries.pop(row.name, None)
+            return
+        try:
+            entry = Entry.from_row(row)
+        except ValueError as error:
+            logger.error("beat: schedule %s cannot be read and is skipped: %s", row.name, str(error).splitlines()[0])
+            self.entries.pop(row.name, None)
+            return
+        previous = self.entries.get(row.name)
+        entry.version = previous.version + 1 if previous else 0
+        entry.advance()
+        self.entries[row.name] = entry
+
+    def _rebuild_heap(self) -> None:
+        self.heap = [(e.fire_at, i, e.name, e.version) for i, e in enumerate(self.entries.values()) if e.due]
+        heapq.heapify(self.heap)
+
+    def _push(self, entry: Entry) -> None:
+        if entry.due is not None:
+            heapq.heappush(self.heap, (entry.fire_at, id(entry), entry.name, entry.version))
+
+    def _reload_changed(self) -> int:
+        """Install the rows whose digest or enabled flag changed; drop the ones gone."""
+        revision, config = self.beatstore.revision_config()
+        self.state.revision, self.state.config = revision, config
+        stored = self.beatstore.digests()
+        known = {name: (entry.digest, True) for name, entry in self.entries.items()}
+        changed = [name for name, value in stored.items() if known.get(name) != value and value[1] or
+                   (name in known and not value[1])]
+        for name in set(known) - set(stored):
+            del self.entries[name]
+        for row in self.beatstore.rows(changed) if changed else []:
+            self._install(row)
+            if row.name in self.entries:
+                self._push(self.entries[row.name])
+        if len(self.heap) > 2 * len(self.entries) + 64:
+            self._rebuild_heap()  # drop stale heap items left by reloads
+        return len(changed)
+
+    # --- housekeeping: revisions, leadership, heartbeat ------------------------------
+
+    def _housekeeping(self, clock: float) -> None:
+        self._next_poll = clock + POLL_INTERVAL
+        try:
+            if clock >= self._next_leader_check:
+                self._check_leadership(clock)
+            notified = self.leadership.notified()
+            revision = None if notified else self._polled_revision(clock)
+            if notified or (revision is not None and revision != self.state.revision) or clock >= self._next_rescan:
+                self._next_rescan = clock + RESCAN_INTERVAL
+                changed = self._reload_changed()
+                if changed:
+                    logger.info("beat: revision %s: %d schedule(s) changed", self.state.revision, changed)
+            if clock >= self._next_heartbeat:
+                self._next_heartbeat = clock + HEARTBEAT_INTERVAL
+                role = "leader" if self.state.leader else "standby"
+                self.beatstore.heartbeat(role, self.started_at, datetime.now(UTC))
+            if self.state.failures:
+                logger.info("beat: database reachable again")
+                self.state.failures = 0
+        except (StoreError, SQLAlchemyError, OSError) as error:
+            self._database_failed(error)
+
+    def _polled_revision(self, clock: float) -> int | None:
+        if self.store.dialect == "postgresql" and self.leadership.connection is not None:
+            return None  # NOTIFY tells us; the rescan is the safety net
+        return self.beatstore.latest_revision()
+
+    def _check_leadership(self, clock: float) -> None:
+        self._next_leader_check = clock + LEADER_CHECK_INTERVAL
+        was_leader = self.state.leader
+        try:
+            self.state.leader = self.leadership.acquire()
+        except Exception as error:  # the lock connection is gone: lead no more until it is back
+            self.state.leader = False
+            raise StoreError(f"lost the leadership connection: {str(error).strip().splitlines()[0]}") from None
+        if self.state.leader and not was_leader:
+            logger.info("beat: %s leads; reloading the run state", self.beatstore.process_id)
+            self._load_all()  # another leader may have fired since we loaded
+            self._next_heartbeat = 0.0
+        elif was_leader and not self.state.leader:
+            logger.warning("beat: %s lost the lead; standing by", self.beatstore.process_id)
+
+    def _database_failed(self, error: BaseException) -> None:
+        delay = RETRY_DELAYS[min(self.state.failures, len(RETRY_DELAYS) - 1)]
+        self.state.failures += 1
+        self._retry_at = time.monotonic() + delay
+        self._next_poll = self._retry_at
+        logger.error("beat: database unavailable (%s); retrying in %gs", str(error).strip().splitlines()[0], delay)
+
+    # --- firing ---------------------------------------------------------------------
+
+    def _fire(self, wall: float) -> None:
+        """Send every entry due by `wall` as one claimed batch."""
+        now = datetime.fromtimestamp(wall, UTC)
+        batch: list[tuple[Entry, list[datetime]]] = []
+        while self.heap and self.heap[0][0] <= wall:
+            _, _, name, version = heapq.heappop(self.heap)
+            entry = self.entries.get(name)
+            if entry is None or entry.version != version:
+                continue
+            dues = to_fire(entry.spec, entry.after, now, entry.anchor)
+            if dues and entry.spec.overlap == "skip" and self._still_running(entry):
+                logger.info("beat: %s skipped %s: its last run %s is still queued or running",
+                            name, dues[-1].isoformat(), entry.last_task_id)
+                dues = []
+            batch.append((entry, dues))
+        if not batch:
+            return
+        claims = []
+        for entry, dues in batch:
+            following = next_fire(entry.spec, entry.spec.timezone or "UTC", now, entry.anchor)
+            claims.append(
+                Claim(
+                    name=entry.name,
+                    first_due=dues[0] if dues else now,
+                    last_due=dues[-1] if dues else now,
+                    count=len(dues),
+                    task_id=task_id(entry.name, dues[-1]) if dues else None,
+                    cursor=max(now, dues[-1]) if dues else now,
+                    next_due=following,
+                )
+            )
+        try:
+            with self.beatstore.claiming(claims) as won:
+                sent = self._publish([(e, d) for e, d in batch if e.name in won and d])
+        except Exception as error:  # noqa: BLE001 - the broker or the database; nothing was recorded
+            for entry, _ in batch:
+                self._push(entry)
+            self._database_failed(error) if isinstance(error, (StoreError, SQLAlchemyError)) else self._send_failed(error)
+            return
+        for entry, dues in batch:
+            if entry.name in won:
+                entry.after = max(now, dues[-1]) if dues else now
+                if dues:
+                    entry.last_task_id = task_id(entry.name, dues[-1])
+            else:
+                entry.after = now  # another beat claimed it: that beat leads now
+            entry.advance()
+            self._push(entry)
+        if sent:
+            logger.info("beat: sent %d task(s)", sent)
+
+    def _publish(self, batch: list[tuple[Entry, list[datetime]]]) -> int:
+        tasks = self.state.config.get("tasks", {})
+        project = self.state.config.get("project") or {}
+        sent = 0
+        with self.app.producer_or_acquire() as producer:
+            for entry, dues in batch:
+                spec = entry.spec
+                task = tasks.get(spec.task, {})
+                options: dict[str, Any] = {
+                    "queue": spec.queue or task.get("queue") or project.get("default_queue"),
+                    "priority": spec.priority if spec.priority is not None else task.get("priority"),
+                    "expires": spec.expires or task.get("expires"),
+                }
+                if spec.routing_key:
+                    options["routing_key"] = spec.routing_key
+                options = {key: value for key, value in options.items() if value is not None}
+                for due in dues:
+                    self.app.send_task(
+                        spec.task,
+                        args=list(spec.args),
+                        kwargs=dict(spec.kwargs),
+                        task_id=task_id(entry.name, due),
+                        producer=producer,
+                        headers={
+                            "gitbeat_schedule": entry.name,
+                            "gitbeat_due": due.astimezone(UTC).isoformat(),
+                            "gitbeat_revision": self.state.revision,
+                        },
+                        **options,
+                    )
+                    sent += 1
+        return sent
+
+    def _send_failed(self, error: BaseException) -> None:
+        delay = RETRY_DELAYS[min(self.state.failures, len(RETRY_DELAYS) - 1)]
+        self.state.failures += 1
+        self._retry_at = time.monotonic() + delay
+        logger.error("beat: could not send to the broker (%s); nothing was recorded; retrying in %gs",
+                     str(error).strip().splitlines()[0] if str(error) else type(error).__name__, delay)
+
+    def _still_running(self, entry: Entry) -> bool:
+        """overlap: skip — is the last run queued or running? (PENDING counts for as long as it may wait)."""
+        if not entry.last_task_id:
+            return False
+        try:
+            state = self.app.AsyncResult(entry.last_task_id).state
+        except Exception:  # noqa: BLE001 - no result backend answer: do not block the schedule
+            return False
+        if state in ("STARTED", "RETRY", "RECEIVED"):
+            return True
+        if state != "PENDING":
+            return False
+        limit = entry.spec.expires or self.state.config.get("tasks", {}).get(entry.spec.task, {}).get("expires")
+        queued_for = (datetime.now(UTC) - entry.after).total_seconds()
+        return queued_for < (limit or 3600)
