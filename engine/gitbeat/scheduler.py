@@ -86,7 +86,8 @@ class _State:
     revision: int | None = None
     config: dict[str, Any] = field(default_factory=dict)
     leader: bool = False
-    failures: int = 0
+    database_failures: int = 0
+    broker_failures: int = 0
 
 
 class Scheduler(beat.Scheduler):
@@ -219,9 +220,9 @@ class Scheduler(beat.Scheduler):
                 self._next_heartbeat = clock + HEARTBEAT_INTERVAL
                 role = "leader" if self.state.leader else "standby"
                 self.beatstore.heartbeat(role, self.started_at, datetime.now(UTC))
-            if self.state.failures:
+            if self.state.database_failures:
                 logger.info("beat: database reachable again")
-                self.state.failures = 0
+                self.state.database_failures = 0
         except (StoreError, SQLAlchemyError, OSError) as error:
             self._database_failed(error)
 
@@ -246,8 +247,8 @@ class Scheduler(beat.Scheduler):
             logger.warning("beat: %s lost the lead; standing by", self.beatstore.process_id)
 
     def _database_failed(self, error: BaseException) -> None:
-        delay = RETRY_DELAYS[min(self.state.failures, len(RETRY_DELAYS) - 1)]
-        self.state.failures += 1
+        delay = RETRY_DELAYS[min(self.state.database_failures, len(RETRY_DELAYS) - 1)]
+        self.state.database_failures += 1
         self._retry_at = time.monotonic() + delay
         self._next_poll = self._retry_at
         logger.error("beat: database unavailable (%s); retrying in %gs", str(error).strip().splitlines()[0], delay)
@@ -304,6 +305,9 @@ class Scheduler(beat.Scheduler):
             self._push(entry)
         if sent:
             logger.info("beat: sent %d task(s)", sent)
+        if self.state.broker_failures:
+            logger.info("beat: broker reachable again")
+            self.state.broker_failures = 0
 
     def _publish(self, batch: list[tuple[Entry, list[datetime]]]) -> int:
         tasks = self.state.config.get("tasks", {})
@@ -339,8 +343,8 @@ class Scheduler(beat.Scheduler):
         return sent
 
     def _send_failed(self, error: BaseException) -> None:
-        delay = RETRY_DELAYS[min(self.state.failures, len(RETRY_DELAYS) - 1)]
-        self.state.failures += 1
+        delay = RETRY_DELAYS[min(self.state.broker_failures, len(RETRY_DELAYS) - 1)]
+        self.state.broker_failures += 1
         self._retry_at = time.monotonic() + delay
         logger.error("beat: could not send to the broker (%s); nothing was recorded; retrying in %gs",
                      str(error).strip().splitlines()[0] if str(error) else type(error).__name__, delay)
