@@ -127,8 +127,10 @@ class Scheduler(beat.Scheduler):
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """Send what is due; return how long beat may sleep. Nothing due: a clock read and a heap peek."""
         clock = time.monotonic()
-        if clock >= self._next_poll or self.leadership.notified():
-            self._housekeeping(clock)
+        if clock >= self._next_poll:
+            self._housekeeping(clock, self.leadership.notified())
+        elif self.leadership.notified():
+            self._housekeeping(clock, True)
         if not self.state.leader:
             return max(min(self._next_leader_check, self._next_poll) - time.monotonic(), 0.01)
         wall = time.time()
@@ -189,10 +191,13 @@ class Scheduler(beat.Scheduler):
         revision, config = self.beatstore.revision_config()
         self.state.revision, self.state.config = revision, config
         stored = self.beatstore.digests()
-        known = {name: (entry.digest, True) for name, entry in self.entries.items()}
-        changed = [name for name, value in stored.items() if known.get(name) != value and value[1] or
-                   (name in known and not value[1])]
-        for name in set(known) - set(stored):
+        changed = [
+            name
+            for name, (digest, enabled) in stored.items()
+            if (enabled and (name not in self.entries or self.entries[name].digest != digest))
+            or (not enabled and name in self.entries)
+        ]
+        for name in set(self.entries) - set(stored):
             del self.entries[name]
         for row in self.beatstore.rows(changed) if changed else []:
             self._install(row)
@@ -204,12 +209,11 @@ class Scheduler(beat.Scheduler):
 
     # --- housekeeping: revisions, leadership, heartbeat ------------------------------
 
-    def _housekeeping(self, clock: float) -> None:
+    def _housekeeping(self, clock: float, notified: bool) -> None:
         self._next_poll = clock + POLL_INTERVAL
         try:
             if clock >= self._next_leader_check:
                 self._check_leadership(clock)
-            notified = self.leadership.notified()
             revision = None if notified else self._polled_revision(clock)
             if notified or (revision is not None and revision != self.state.revision) or clock >= self._next_rescan:
                 self._next_rescan = clock + RESCAN_INTERVAL
