@@ -243,8 +243,14 @@ def due_times(
 ) -> list[datetime]:
     """The newest `limit` fire times in (after, now], oldest first, without walking years of them."""
     assert schedule.timezone is not None
+    anchor = anchor or after  # as fire_times: without an anchor `every` counts from `after`, not from `start`
     if schedule.every is not None:
-        after = max(after, now - timedelta(seconds=schedule.every * (limit + 1)))
+        # The newest `limit` lie within `limit + 1` periods before the last possible one: `now`, or an
+        # end_at already past. Compared as a difference: `last - window` can fall before year 1.
+        last = min(now, as_local(schedule.end_at, zone(schedule.timezone))) if schedule.end_at else now
+        window = timedelta(seconds=schedule.every * (limit + 1))
+        if last - after > window:
+            after = last - window
     span = timedelta(minutes=limit + 1)  # a cron fires at most once a minute
     while True:
         start = max(after, now - span)
