@@ -269,15 +269,33 @@ def due_times(
 def to_fire(schedule: ScheduleSpec, after: datetime, now: datetime, anchor: datetime | None) -> list[datetime]:
     """The due times to send now, after `after`, by the schedule's `catchup` and `catchup_window`.
 
-    On time (within GRACE plus jitter) always fires; missed times fire by mode:
-    `latest` the newest once, `skip` none, `all` each (the newest 100), oldest first.
+    A due time is on time while `now` is within GRACE of when it was meant to be sent:
+    its due time plus its jitter, which never reaches the next due time. On-time due
+    times always fire; missed ones fire by mode: `latest` the newest once (unless an
+    on-time run stands for them), `skip` none, `all` each (the newest 100), oldest first; `catchup_window` drops missed
+    ones older than the window.
     """
-    limit = MAX_CATCHUP if schedule.catchup == "all" else 1
-    dues = due_times(schedule, after, now, anchor, limit)
-    on_time = now - GRACE - timedelta(seconds=schedule.jitter or 0)
-    if schedule.catchup == "skip":
-        return [due for due in dues if due >= on_time]
+    assert schedule.timezone is not None
+    jitter = timedelta(seconds=schedule.jitter or 0)
+    if schedule.catchup == "all":
+        dues = due_times(schedule, after, now, anchor, MAX_CATCHUP)
+    else:
+        # Only due times in this window can be on time; before it, `latest` needs just the newest.
+        start = max(after, now - GRACE - jitter - timedelta(microseconds=1))  # the edge is on time
+        dues = due_times(schedule, start, now, anchor, MAX_CATCHUP)
+        if start > after and schedule.catchup == "latest":
+            dues = due_times(schedule, after, start, anchor, 1) + dues
+    if not dues:
+        return []
+    last = next_fire(schedule, schedule.timezone, now, anchor) if jitter else None
+    on_time, missed = [], []
+    for due, later in zip(dues, [*dues[1:], last]):
+        slack = min(jitter, later - due) if later is not None else jitter
+        (on_time if now - due <= GRACE + slack else missed).append(due)
     if schedule.catchup_window is not None:
-        oldest = min(on_time, now - timedelta(seconds=schedule.catchup_window))
-        dues = [due for due in dues if due >= oldest]
-    return dues
+        missed = [due for due in missed if now - due <= timedelta(seconds=schedule.catchup_window)]
+    if schedule.catchup == "skip" or (schedule.catchup == "latest" and on_time):
+        return on_time  # an on-time run stands for the missed ones under `latest`
+    if schedule.catchup == "latest":
+        return missed[-1:]
+    return missed + on_time

@@ -538,15 +538,6 @@ def test_due_times_without_anchor_counts_from_after(limit, expected_seconds):
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (not fixed): to_fire asks due_times for the newest due only under latest/skip (limit 1), so "
-    "an older due that is still on time (within GRACE + jitter) is dropped when the on-time window holds two "
-    "due times: a period under 1 s, or jitter >= period, where Entry.advance sends each due 1 ms before the "
-    "next one and 1 ms of beat latency loses every other run. A fix needs a per-due on-time test (its own "
-    "jitter, capped by the period), not the whole `jitter`, or a 30-min outage of `every: 10s, jitter: 1h` "
-    "would count 180 due times as on time.",
-)
 @pytest.mark.parametrize(
     ("fields", "after", "now", "expected"),
     [
