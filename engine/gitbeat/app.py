@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import importlib
+import inspect
+import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
-from celery import Celery
+from celery import Celery, Task
 from kombu import Exchange, Queue
 
+from .errors import GitbeatError
+from .imports import Allowed, prepare_path, resolve_exception, resolve_handler
 from .settings import Settings, broker_url, load_settings, result_backend_url
+from .spec import RetrySpec
+from .taskbase import FailureLogFilter, GitbeatTask
 
 
 def dead_letter_queue(name: str, spec: dict[str, Any]) -> str | None:
@@ -45,6 +55,14 @@ def declared_queues(queues: dict[str, dict[str, Any]], default_queue: str) -> li
     return list(declared.values())
 
 
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    if settings.broker == "embedded" and not settings.broker_url_override:
+        return {"polling_interval": 0.1}  # the SQLite transport polls; 1 s by default
+    if settings.broker == "rabbitmq" or (settings.broker_url_override or "").startswith(("amqp", "pyamqp")):
+        return {"confirm_publish": True}  # a publish returns once RabbitMQ has the message
+    return {}
+
+
 def create_app(
     root: Path | None = None,
     settings: Settings | None = None,
@@ -70,10 +88,114 @@ def create_app(
         task_queues=declared_queues(config.get("queues") or {}, default_queue),
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"confirm_publish": True},
+        broker_transport_options=_transport_options(settings),
         result_extended=True,
         beat_scheduler="gitbeat.scheduler:Scheduler",
     )
     app.conf.gitbeat_root = str(root)
     app.conf.gitbeat_database_url = settings.database_url
     return app
+
+
+def _sync(handler: Any) -> Any:
+    """An async def handler as a plain function: each process or thread runs it on its own event loop."""
+
+    @functools.wraps(handler)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        loop = getattr(_loops, "loop", None)
+        if loop is None or loop.is_closed():
+            loop = _loops.loop = asyncio.new_event_loop()
+        return loop.run_until_complete(handler(*args, **kwargs))
+
+    return run
+
+
+_loops = threading.local()
+
+
+def is_rabbitmq(app: Celery) -> bool:
+    return app.conf.broker_url.split(":", 1)[0] in ("amqp", "amqps", "pyamqp")
+
+
+def task_options(spec: dict[str, Any]) -> dict[str, Any]:
+    """The Celery task attributes a task's YAML sets (unset ones keep Celery's defaults)."""
+    options: dict[str, Any] = {}
+    for field in ("time_limit", "soft_time_limit", "rate_limit", "acks_late", "priority", "expires", "ignore_result"):
+        if spec.get(field) is not None:
+            options[field] = spec[field]
+    if spec.get("acks_late"):
+        options["reject_on_worker_lost"] = True  # a worker killed mid-task: redeliver, never drop
+    return options
+
+
+def register_tasks(app: Celery, config: dict[str, Any], root: Path) -> dict[str, Task]:
+    """Turn the config's tasks into Celery tasks: handlers become GitbeatTasks, registered ones get their options."""
+    project = config.get("project") or {}
+    queues = config.get("queues") or {}
+    default_queue = project.get("default_queue", "celery")
+    prepare_path(root)
+    allowed = Allowed(root, project.get("imports") or [])
+    for module in project.get("imports") or []:
+        importlib.import_module(module)
+    native = is_rabbitmq(app)
+    routes: dict[str, dict[str, str]] = {}
+    names: set[str] = set()
+    for name, spec in sorted((config.get("tasks") or {}).items()):
+        queue = spec.get("queue") or default_queue
+        routes[name] = {"queue": queue}
+        options = task_options(spec)
+        retry = RetrySpec.model_validate(spec["retry"]) if spec.get("retry") else None
+        retry_on = tuple(_exception(exception, allowed) for exception in (retry.on if retry else []))
+        dead_letter = dead_letter_queue(queue, queues.get(queue, {}))
+        if spec.get("handler"):
+            handler, problem = resolve_handler(spec["handler"], allowed)
+            if problem:
+                raise GitbeatError(f"tasks.{name}.handler: {problem}")
+            run = _sync(handler) if inspect.iscoroutinefunction(handler) else handler
+            app.task(
+                name=name,
+                base=GitbeatTask,
+                gitbeat_retry=retry,
+                gitbeat_retry_on=retry_on,
+                gitbeat_dead_letter=dead_letter,
+                gitbeat_native_dead_letter=native and bool(dead_letter),
+                gitbeat_queue=queue,
+                # RabbitMQ dead-letters a message rejected without requeue: a failure must reject.
+                acks_on_failure=not (native and dead_letter),
+                acks_on_timeout=not (native and dead_letter),
+                store_errors_even_if_ignored=bool(dead_letter),
+                **options,
+            )(run)
+            names.add(name)
+        else:
+            task = app.tasks[name]
+            for option, value in options.items():
+                setattr(task, option, value)
+            if retry is not None:
+                from celery.app.autoretry import add_autoretry_behaviour
+
+                add_autoretry_behaviour(
+                    task, autoretry_for=retry_on, max_retries=retry.max_retries, default_retry_delay=retry.delay,
+                    retry_backoff=retry.backoff == "exponential" and max(1, round(retry.delay)),
+                    retry_backoff_max=round(retry.backoff_max), retry_jitter=retry.jitter,
+                )
+    app.conf.task_routes = routes
+    logging.getLogger("celery.app.trace").addFilter(FailureLogFilter(names))
+    return {name: app.tasks[name] for name in routes}
+
+
+def _exception(name: str, allowed: Allowed) -> type[BaseException]:
+    found, problem = resolve_exception(name, allowed)
+    if problem or found is None:
+        raise GitbeatError(f"retry.on: {problem}")
+    return found
+
+
+def consumed_queues(config: dict[str, Any]) -> list[str]:
+    """The queues a worker consumes by default: every declared one and the default, not dead-letter queues."""
+    project = config.get("project") or {}
+    queues = config.get("queues") or {}
+    dead = {dead_letter_queue(name, spec) for name, spec in queues.items()}
+    names = set(queues) | {project.get("default_queue", "celery")}
+    names |= {spec.get("queue") for spec in (config.get("tasks") or {}).values() if spec.get("queue")}
+    return sorted(name for name in names - dead if name)

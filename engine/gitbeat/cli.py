@@ -22,6 +22,7 @@ COMMANDS = {
     "status": "show the current revision, schedules and drift",
     "db": "migrate the database schema",
     "beat": "run Celery beat with gitbeat's scheduler",
+    "worker": "run a Celery worker for the applied config",
 }
 
 

@@ -40,9 +40,9 @@ def local_packages(root: Path) -> set[str]:
 class Allowed:
     """Which module names the config may import."""
 
-    def __init__(self, config: Config) -> None:
-        self.roots = local_packages(config.root.resolve())
-        self.prefixes = tuple(config.project.imports)
+    def __init__(self, root: Path, imports: list[str]) -> None:
+        self.roots = local_packages(root.resolve())
+        self.prefixes = tuple(imports)
 
     def __contains__(self, module: str) -> bool:
         if module.split(".")[0] in self.roots:
@@ -91,21 +91,21 @@ def check_imports(config: Config) -> ImportReport:
     report = ImportReport()
     sys.dont_write_bytecode = True  # checking the config never writes __pycache__ into the user's tree
     prepare_path(config.root)
-    allowed = Allowed(config)
+    allowed = Allowed(config.root, config.project.imports)
     for index, module in enumerate(config.project.imports):
         _, problem = _import(module)
         if problem:
             report.diagnostics.append(config.project_diagnostic("error", "imports", index, message=problem))
     for name, task in config.tasks.items():
         if task.handler is not None:
-            handler, problem = _resolve_handler(task.handler, allowed)
+            handler, problem = resolve_handler(task.handler, allowed)
             if problem:
                 report.diagnostics.append(config.diagnostic("error", "tasks", name, "handler", message=problem))
             else:
                 report.handlers[name] = handler
         if task.retry is not None:
             for index, exception in enumerate(task.retry.on):
-                problem = _resolve_exception(exception, allowed)[1]
+                problem = resolve_exception(exception, allowed)[1]
                 if problem:
                     report.diagnostics.append(
                         config.diagnostic("error", "tasks", name, "retry", "on", index, message=problem)
@@ -140,7 +140,7 @@ def registered_tasks() -> set[str]:
     return {name for name in names if not name.startswith("celery.")}
 
 
-def _resolve_handler(handler: str, allowed: Allowed) -> tuple[Any, str | None]:
+def resolve_handler(handler: str, allowed: Allowed) -> tuple[Any, str | None]:
     module_name, _, attribute = handler.partition(":")
     if module_name not in allowed:
         return None, f"module {module_name} is outside the modules this config may import: {allowed.describe()}"
@@ -161,7 +161,7 @@ def _resolve_handler(handler: str, allowed: Allowed) -> tuple[Any, str | None]:
     return handler_object, None
 
 
-def _resolve_exception(name: str, allowed: Allowed) -> tuple[type[BaseException] | None, str | None]:
+def resolve_exception(name: str, allowed: Allowed) -> tuple[type[BaseException] | None, str | None]:
     if "." not in name:
         found = getattr(builtins, name, None)
         if isinstance(found, type) and issubclass(found, BaseException):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import random
 import re
 import zoneinfo
 from datetime import datetime
@@ -189,6 +190,17 @@ class RetrySpec(Model):
             return [self.delay] * self.max_retries
         # 2.0 ** 1023 caps the factor: a float delay times 2**1024 raised OverflowError.
         return [min(self.backoff_max, self.delay * 2.0 ** min(attempt, 1023)) for attempt in range(self.max_retries)]
+
+    def countdown(self, retries: int, rng: random.Random | None = None) -> float:
+        """The delay before the retry that follows `retries` earlier ones.
+
+        Exponential backoff doubles from `delay` up to `backoff_max`; with `jitter`
+        it is drawn from [0, that] ("full jitter", as Celery's retry_jitter).
+        """
+        if self.backoff == "fixed":
+            return self.delay
+        ceiling = min(self.backoff_max, self.delay * 2.0 ** min(retries, 1023))
+        return (rng or random).uniform(0, ceiling) if self.jitter else ceiling
 
     def budget(self) -> float:
         """sum(delays()) without building the list: max_retries may be any number."""

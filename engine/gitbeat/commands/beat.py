@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import open_store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,14 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..app import create_app
-    from ..beatstore import BeatStore
+    from ..runtime import applied_config
     from ..settings import load_settings
 
     root = Path(args.config)
-    store = open_store(args)
-    store.ensure_schema()
-    _, config = BeatStore(store).revision_config()
     settings = load_settings(root, args.database)
+    _, config = applied_config(root, settings)
     app = create_app(root, settings, config)
     extra = [a for a in args.celery_args if a != "--"]
     app.start(["beat", "--scheduler", "gitbeat.scheduler:Scheduler", "--loglevel", args.loglevel, *extra])

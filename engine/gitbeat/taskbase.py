@@ -1,0 +1,89 @@
+"""The base class of gitbeat's tasks: retries as declared, one log line per failure, dead letters.
+
+A task on a queue with `dead_letter` that fails for good goes to its dead-letter queue:
+on RabbitMQ natively (the message is rejected without requeue and the queue's DLX
+routes it; the result backend keeps the exception and traceback), on Redis and the
+embedded broker by publishing a dead-letter message that carries them.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback as tb
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Retry
+from kombu import Exchange, Queue
+
+from .spec import RetrySpec
+
+logger = logging.getLogger("gitbeat.task")
+
+
+class GitbeatTask(Task):
+    """A task declared in gitbeat's YAML."""
+
+    gitbeat_retry: RetrySpec | None = None
+    gitbeat_retry_on: tuple[type[BaseException], ...] = ()
+    gitbeat_dead_letter: str | None = None  # the dead-letter queue, if the task's queue has one
+    gitbeat_native_dead_letter: bool = False  # RabbitMQ's DLX does the work
+    gitbeat_queue: str | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except Retry:
+            raise
+        except self.gitbeat_retry_on as error:
+            policy = self.gitbeat_retry
+            if policy is None or self.request.called_directly or self.request.retries >= policy.max_retries:
+                raise
+            raise self.retry(exc=error, countdown=policy.countdown(self.request.retries),
+                             max_retries=policy.max_retries) from None
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        request = self.request
+        schedule = getattr(request, "gitbeat_schedule", None)
+        revision = getattr(request, "gitbeat_revision", None)
+        logger.error(
+            "task %s[%s] failed for good after %d retries (schedule %s, revision %s): %s: %s",
+            self.name, task_id, request.retries or 0, schedule or "-", revision if revision is not None else "-",
+            type(exc).__name__, exc,
+        )
+        if self.gitbeat_dead_letter and not self.gitbeat_native_dead_letter:
+            self._publish_dead_letter(exc, task_id, args, kwargs, einfo)
+
+    def _publish_dead_letter(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        assert self.gitbeat_dead_letter is not None
+        name = self.gitbeat_dead_letter
+        queue = Queue(name, Exchange(name, "direct"), name)
+        body = {"task": self.name, "id": task_id, "args": list(args or ()), "kwargs": dict(kwargs or {})}
+        headers = {
+            "gitbeat_exception": f"{type(exc).__name__}: {exc}",
+            "gitbeat_traceback": str(einfo.traceback) if einfo else "".join(tb.format_exception(exc)),
+            "gitbeat_retries": self.request.retries or 0,
+            "gitbeat_queue": self.gitbeat_queue,
+            "gitbeat_failed_at": datetime.now(UTC).isoformat(),
+            "gitbeat_schedule": getattr(self.request, "gitbeat_schedule", None),
+        }
+        with self.app.producer_or_acquire() as producer:
+            producer.publish(
+                body, exchange=queue.exchange, routing_key=name, declare=[queue], serializer="json",
+                headers=headers, delivery_mode=2, retry=True,
+            )
+
+
+class FailureLogFilter(logging.Filter):
+    """Drop Celery's own failure line for gitbeat tasks: GitbeatTask.on_failure logs it, once, with more."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = getattr(record, "data", None)
+        if isinstance(data, dict) and data.get("name") in self.names and record.levelno >= logging.ERROR:
+            return False
+        return True
