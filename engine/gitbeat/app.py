@@ -15,6 +15,7 @@ from typing import Any
 from celery import Celery, Task
 from kombu import Exchange, Queue
 
+from . import embedded  # noqa: F401 - registers the embedded broker's transport alias
 from .errors import GitbeatError
 from .imports import Allowed, prepare_path, resolve_exception, resolve_handler
 from .settings import Settings, broker_url, load_settings, result_backend_url
@@ -57,7 +58,7 @@ def declared_queues(queues: dict[str, dict[str, Any]], default_queue: str) -> li
 
 def _transport_options(settings: Settings) -> dict[str, Any]:
     if settings.broker == "embedded" and not settings.broker_url_override:
-        return {"polling_interval": 0.1}  # the SQLite transport polls; 1 s by default
+        return {"connect_args": {"timeout": 30}}  # several processes share the SQLite file
     if settings.broker == "rabbitmq" or (settings.broker_url_override or "").startswith(("amqp", "pyamqp")):
         return {"confirm_publish": True}  # a publish returns once RabbitMQ has the message
     return {}
@@ -189,6 +190,15 @@ def _exception(name: str, allowed: Allowed) -> type[BaseException]:
     if problem or found is None:
         raise GitbeatError(f"retry.on: {problem}")
     return found
+
+
+def declare_queues(app: Celery) -> None:
+    """Declare every configured queue, dead-letter queues too: RabbitMQ's DLX needs its target to exist."""
+    with app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=3)
+        channel = connection.default_channel
+        for queue in app.conf.task_queues or []:
+            queue(channel).declare()
 
 
 def consumed_queues(config: dict[str, Any]) -> list[str]:

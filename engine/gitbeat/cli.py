@@ -23,6 +23,7 @@ COMMANDS = {
     "db": "migrate the database schema",
     "beat": "run Celery beat with gitbeat's scheduler",
     "worker": "run a Celery worker for the applied config",
+    "dlq": "list, replay or purge a dead-letter queue",
 }
 
 

@@ -82,4 +82,4 @@ def broker_url(settings: Settings, root: Path) -> str:
     if settings.broker == "redis":
         auth = f":{quote(settings.redis_password, safe='')}@" if settings.redis_password else ""
         return f"redis://{auth}{settings.redis_host}:{settings.redis_port}/{settings.redis_database}"
-    return _sqlite_path(f"sqla+sqlite:///{STATE_DIR}/broker.db", "sqla+sqlite:///", root)
+    return _sqlite_path(f"gitbeat-sqlite+sqlite:///{STATE_DIR}/broker.db", "gitbeat-sqlite+sqlite:///", root)

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..app import consumed_queues, create_app, register_tasks
+    from ..app import consumed_queues, create_app, declare_queues, register_tasks
     from ..runtime import applied_config
     from ..settings import load_settings
 
@@ -24,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     revision, config = applied_config(root, settings)
     app = create_app(root, settings, config)
     register_tasks(app, config, root)
+    declare_queues(app)
     queues = args.queues or ",".join(consumed_queues(config))
     extra = [a for a in args.celery_args if a != "--"]
     print(f"gitbeat: worker for revision {revision if revision is not None else '(files, none applied)'}, queues {queues}",

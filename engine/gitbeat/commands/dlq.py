@@ -1,0 +1,60 @@
+"""Dead letters: `list` what failed for good, `replay` it to its queue, or `purge` it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from ..errors import GitbeatError
+from . import OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", choices=("list", "replay", "purge"))
+    parser.add_argument("queue", help="a queue with dead_letter, or its dead-letter queue")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--traceback", action="store_true", help="list: show each traceback")
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import deadletters
+    from ..app import create_app
+    from ..runtime import applied_config
+    from ..settings import load_settings
+
+    root = Path(args.config)
+    settings = load_settings(root, args.database)
+    _, config = applied_config(root, settings)
+    app = create_app(root, settings, config)
+    queue = deadletters.resolve_queue(args.queue, config.get("queues") or {})
+    try:
+        return _act(args, app, queue)
+    except (OSError, ConnectionError) as error:
+        raise GitbeatError(f"cannot reach the broker for {queue}: {error}") from None
+    except Exception as error:  # noqa: BLE001 - kombu and amqp raise their own trees; one line each
+        if type(error).__module__.split(".")[0] not in ("amqp", "kombu", "redis"):
+            raise
+        raise GitbeatError(f"cannot use queue {queue}: {str(error).strip().splitlines()[0]}") from None
+
+
+def _act(args: argparse.Namespace, app: object, queue: str) -> int:
+    from .. import deadletters
+
+    if args.action == "purge":
+        print(f"purged {deadletters.purge(app, queue)} message(s) from {queue}")
+    elif args.action == "replay":
+        print(f"replayed {deadletters.replay(app, queue)} message(s) from {queue}")
+    else:
+        letters = deadletters.list_letters(app, queue)
+        if args.format == "json":
+            print(json.dumps({"version": 1, "queue": queue, "letters": [asdict(x) for x in letters]}, indent=2))
+            return OK
+        print(f"{queue}: {len(letters)} message(s)")
+        for letter in letters:
+            print(f"- {letter.id} {letter.task}{tuple(letter.args)!r} kwargs={letter.kwargs!r} from {letter.queue}, "
+                  f"{letter.retries} retries: {letter.exception or '(no exception recorded)'}")
+            if args.traceback and letter.traceback:
+                print("    " + letter.traceback.rstrip().replace("\n", "\n    "))
+    return OK

@@ -1,0 +1,109 @@
+"""Dead-letter queues: read what failed for good, send it back, or drop it (`gitbeat dlq`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange, Message, Queue
+
+from .app import dead_letter_queue
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One task that failed for good: its payload, why, and how often it was retried."""
+
+    id: str
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    queue: str | None  # where it came from; replay sends it back there
+    exception: str | None
+    traceback: str | None
+    retries: int
+    failed_at: str | None
+
+
+def resolve_queue(name: str, queues: dict[str, dict[str, Any]]) -> str:
+    """QUEUE may name a queue with dead_letter (its DLQ is meant) or a dead-letter queue itself."""
+    if name in queues and dead_letter_queue(name, queues[name]):
+        return dead_letter_queue(name, queues[name])  # type: ignore[return-value]
+    return name
+
+
+@contextmanager
+def _messages(app: Celery, queue: str) -> Iterator[list[Message]]:
+    """Every message now in `queue`, held unacknowledged; whatever the caller does not ack goes back."""
+    with app.connection_for_write() as connection:
+        channel = connection.channel()
+        # Declared first: a virtual transport (Redis, SQLite) routes a requeued message by its binding.
+        Queue(queue, Exchange(queue, "direct"), queue)(channel).declare()
+        held: list[Message] = []
+        try:
+            while True:
+                message = channel.basic_get(queue, no_ack=False)
+                if message is None:
+                    break
+                held.append(channel.message_to_python(message))
+            yield held
+        finally:
+            for message in held:
+                if not message.acknowledged:
+                    message.requeue()
+            channel.close()
+
+
+def _letter(app: Celery, message: Message) -> DeadLetter:
+    headers = message.headers or {}
+    body = message.decode()
+    if "gitbeat_exception" in headers:  # published by GitbeatTask (Redis, the embedded broker)
+        return DeadLetter(
+            id=body["id"], task=body["task"], args=body.get("args", []), kwargs=body.get("kwargs", {}),
+            queue=headers.get("gitbeat_queue"), exception=headers.get("gitbeat_exception"),
+            traceback=headers.get("gitbeat_traceback"), retries=int(headers.get("gitbeat_retries") or 0),
+            failed_at=headers.get("gitbeat_failed_at"),
+        )
+    # A task message that RabbitMQ dead-lettered: the result backend holds the exception.
+    args, kwargs = (body[0], body[1]) if isinstance(body, (list, tuple)) else ([], {})
+    deaths = headers.get("x-death") or [{}]
+    result = app.AsyncResult(headers.get("id"))
+    try:
+        exception = f"{type(result.result).__name__}: {result.result}" if result.failed() else None
+        traceback = result.traceback
+    except Exception:  # noqa: BLE001 - no result backend: show the message anyway
+        exception = traceback = None
+    return DeadLetter(
+        id=headers.get("id"), task=headers.get("task"), args=list(args), kwargs=dict(kwargs),
+        queue=deaths[0].get("queue"), exception=exception, traceback=traceback,
+        retries=int(headers.get("retries") or 0), failed_at=str(deaths[0].get("time") or "") or None,
+    )
+
+
+def list_letters(app: Celery, queue: str) -> list[DeadLetter]:
+    with _messages(app, queue) as messages:
+        return [_letter(app, message) for message in messages]
+
+
+def replay(app: Celery, queue: str) -> int:
+    """Send each dead letter back to its queue as a fresh task (same id, retries from zero)."""
+    sent = 0
+    with _messages(app, queue) as messages:
+        for message in messages:
+            letter = _letter(app, message)
+            app.send_task(letter.task, args=letter.args, kwargs=letter.kwargs, task_id=letter.id, queue=letter.queue)
+            message.ack()
+            sent += 1
+    return sent
+
+
+def purge(app: Celery, queue: str) -> int:
+    with app.connection_for_write() as connection:
+        channel = connection.channel()
+        try:
+            return channel.queue_purge(queue) or 0
+        finally:
+            channel.close()
