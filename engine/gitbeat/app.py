@@ -93,6 +93,8 @@ def create_app(
         result_extended=True,
         beat_scheduler="gitbeat.scheduler:Scheduler",
     )
+    # Celery reads CELERY_RESULT_BACKEND from the environment over its config: pin the normalised URL.
+    app.backend_cls = result_backend_url(settings.result_backend, root)
     app.conf.gitbeat_root = str(root)
     app.conf.gitbeat_database_url = settings.database_url
     return app

@@ -24,6 +24,8 @@ COMMANDS = {
     "beat": "run Celery beat with gitbeat's scheduler",
     "worker": "run a Celery worker for the applied config",
     "dlq": "list, replay or purge a dead-letter queue",
+    "flower": "run Flower (port 8555) to watch the workers",
+    "dev": "run everything on the embedded default and reload on every edit",
 }
 
 

@@ -1,0 +1,18 @@
+"""One command for a fresh clone: apply the config to SQLite, run worker and beat, reload on every edit."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import open_store
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--flower", action="store_true", help="also run Flower on port 8555")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..watch import run_dev
+
+    return run_dev(Path(args.config).resolve(), open_store(args), args.database, args.flower)

@@ -1,0 +1,135 @@
+"""`gitbeat dev`: apply the files, run worker and beat, and on every edit validate, apply, restart.
+
+Hot reload is plain: a valid YAML edit is applied (beat picks the revision up by
+itself); a change that workers cannot take live (Python code, tasks, queues,
+gitbeat.yaml) restarts the worker process. An invalid edit prints its located errors
+and the last good revision keeps running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import gitinfo, report
+from .commands.validate import collect
+from .errors import GitbeatError
+from .planner import Plan, desired_state
+from .store import RevisionMeta, Store
+
+WATCHED_SUFFIXES = (".yaml", ".yml", ".py")
+
+
+def say(message: str) -> None:
+    print(f"gitbeat dev: {message}", flush=True)
+
+
+class Dev:
+    """One process tree: this supervisor, a worker, a beat and (if asked) Flower."""
+
+    def __init__(self, root: Path, store: Store, database: str | None, flower: bool) -> None:
+        self.root = root
+        self.store = store
+        self.database = database
+        self.roles = ["worker", "beat", *(["flower"] if flower else [])]
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.revision: int | None = None
+
+    def apply(self) -> tuple[bool, Plan | None]:
+        """Validate and apply the files; (ok, plan). Errors are printed, nothing changes."""
+        config, diagnostics = collect(self.root)
+        errors = [d for d in diagnostics if d.severity == "error"]
+        if errors:
+            report.write_text(errors, sys.stdout)
+            kept = f"revision {self.revision} keeps running" if self.revision else "nothing runs until it is fixed"
+            say(f"{report.plural(len(errors), 'error')} in the config; {kept}")
+            return False, None
+        meta = RevisionMeta(author=gitinfo.author(self.root), message="gitbeat dev")
+        plan, revision = self.store.apply(desired_state(config), meta, datetime.now(UTC))
+        if revision is not None:
+            self.revision = revision
+            say(f"applied revision {revision}: {plan.summary()}")
+        elif self.revision is None:
+            self.revision = self.store.latest_revision()
+        return True, plan
+
+    def spawn(self, role: str) -> None:
+        command = [sys.executable, "-m", "gitbeat", role, "--config", str(self.root)]
+        if self.database:
+            command += ["--database", self.database]
+        self.children[role] = subprocess.Popen(command, cwd=self.root)
+
+    def stop_child(self, role: str) -> None:
+        child = self.children.pop(role, None)
+        if child is None or child.poll() is not None:
+            return
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    def check_children(self) -> None:
+        for role, child in list(self.children.items()):
+            if child.poll() is not None:
+                say(f"{role} exited with {child.returncode}; starting it again")
+                time.sleep(1)
+                self.spawn(role)
+
+    def on_change(self, paths: set[str]) -> None:
+        names = sorted(os.path.relpath(p, self.root) for p in paths)
+        say(f"changed: {', '.join(names)}")
+        ok, plan = self.apply()
+        code_changed = any(p.endswith(".py") for p in paths)
+        workers_affected = plan is not None and any(c.kind in ("task", "queue", "project") for c in plan.changes)
+        if ok and (code_changed or workers_affected):
+            say("restarting the worker for the new tasks and code")
+            self.stop_child("worker")
+            self.spawn("worker")
+
+    def run(self) -> int:
+        from watchfiles import watch
+
+        ok, _ = self.apply()
+        if not ok:
+            return 1
+        for role in self.roles:
+            self.spawn(role)
+        say(f"running {', '.join(self.roles)}; watching {self.root} (Ctrl-C stops)")
+        try:
+            for changes in watch(
+                self.root, watch_filter=_relevant, debounce=50, step=25, rust_timeout=1000,
+                yield_on_timeout=True, raise_interrupt=True,
+            ):
+                if changes:
+                    self.on_change({path for _, path in changes})
+                self.check_children()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            say("stopping")
+            for role in list(self.children):
+                self.stop_child(role)
+        return 0
+
+
+def _relevant(change: object, path: str) -> bool:
+    parts = Path(path).parts
+    if any(part.startswith(".") or part == "__pycache__" for part in parts):
+        return False
+    return path.endswith(WATCHED_SUFFIXES)
+
+
+def run_dev(root: Path, store: Store, database: str | None, flower: bool) -> int:
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        return Dev(root, store, database, flower).run()
+    except GitbeatError as error:
+        say(str(error))
+        return 1
