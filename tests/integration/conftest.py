@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,3 +67,21 @@ def project(tmp_path: Path) -> Path:
         shutil.copytree(PROJECT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PROJECT / "gitbeat.yaml", root / "gitbeat.yaml")
     return root
+
+
+@pytest.fixture
+def rabbitmq_vhost() -> Iterator[str]:
+    """A RabbitMQ virtual host of this test's own: fixed queue names (the example's) cannot collide."""
+    name = f"gitbeat-test-{uuid.uuid4().hex[:10]}"
+    try:
+        subprocess.run(["rabbitmqctl", "add_vhost", name], check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.CalledProcessError) as error:
+        if CI:
+            raise
+        pytest.skip(f"cannot add a RabbitMQ vhost ({error})")
+    subprocess.run(["rabbitmqctl", "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+                   check=True, capture_output=True, timeout=60)
+    try:
+        yield name
+    finally:
+        subprocess.run(["rabbitmqctl", "delete_vhost", name], capture_output=True, timeout=60)
