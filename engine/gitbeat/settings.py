@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .errors import GitbeatError
 
 STATE_DIR = ".gitbeat"
 
@@ -35,7 +37,13 @@ class Settings(BaseSettings):
 
 def load_settings(root: Path, database: str | None = None) -> Settings:
     """Settings for the config root `root`; `--database` wins over the environment."""
-    settings = Settings(_env_file=root / ".env")  # type: ignore[call-arg]
+    try:
+        settings = Settings(_env_file=root / ".env")  # type: ignore[call-arg]
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, item['loc']))}: {item['msg']}, got {item.get('input')!r}" for item in error.errors()
+        )
+        raise GitbeatError(f"invalid settings: {problems}") from None
     if database:
         settings.database_url = database
     return settings
