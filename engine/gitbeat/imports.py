@@ -140,11 +140,15 @@ def registered_tasks() -> set[str]:
     return {name for name in names if not name.startswith("celery.")}
 
 
-def resolve_handler(handler: str, allowed: Allowed) -> tuple[Any, str | None]:
-    module_name, _, attribute = handler.partition(":")
+def _import_allowed(module_name: str, allowed: Allowed) -> tuple[Any, str | None]:
     if module_name not in allowed:
         return None, f"module {module_name} is outside the modules this config may import: {allowed.describe()}"
-    module, problem = _import(module_name)
+    return _import(module_name)
+
+
+def resolve_handler(handler: str, allowed: Allowed) -> tuple[Any, str | None]:
+    module_name, _, attribute = handler.partition(":")
+    module, problem = _import_allowed(module_name, allowed)
     if problem:
         return None, problem
     if not hasattr(module, attribute):
@@ -171,9 +175,7 @@ def resolve_exception(name: str, allowed: Allowed) -> tuple[type[BaseException] 
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         return None, f"{name!r} is not a built-in exception{hint}; name others by their module, e.g. tasks.errors.Transient"
     module_name, _, attribute = name.rpartition(".")
-    if module_name not in allowed:
-        return None, f"module {module_name} is outside the modules this config may import: {allowed.describe()}"
-    module, problem = _import(module_name)
+    module, problem = _import_allowed(module_name, allowed)
     if problem:
         return None, problem
     found = getattr(module, attribute, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ConfigError
 from .settings import Settings, database_url
@@ -35,3 +35,20 @@ def files_config(root: Path) -> dict[str, Any]:
     if errors:
         raise ConfigError(errors)
     return json.loads(desired_state(config).config_text())
+
+
+class Runtime(NamedTuple):
+    revision: int | None
+    config: dict[str, Any]
+    app: Any  # the Celery app
+    settings: Settings
+
+
+def configured_app(root: Path, database: str | None) -> Runtime:
+    """The revision, its config, the Celery app and the settings: what beat, worker, flower and dlq share."""
+    from .app import create_app
+    from .settings import load_settings
+
+    settings = load_settings(root, database)
+    revision, config = applied_config(root, settings)
+    return Runtime(revision, config, create_app(root, settings, config), settings)

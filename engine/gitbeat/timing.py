@@ -56,14 +56,19 @@ def _gap_end(wall: datetime, tz: tzinfo) -> datetime:
     before = wall.replace(tzinfo=tz, fold=0).utcoffset()
     after = wall.replace(tzinfo=tz, fold=1).utcoffset()
     assert before is not None and after is not None
-    low = (wall - after).replace(tzinfo=UTC)  # still in the old offset
-    high = (wall - before).replace(tzinfo=UTC)  # already in the new offset
+    # From a moment still in the old offset to one already in the new.
+    return _offset_change((wall - after).replace(tzinfo=UTC), (wall - before).replace(tzinfo=UTC), tz)
+
+
+def _offset_change(low: datetime, high: datetime, tz: tzinfo) -> datetime:
+    """The whole second at which `tz`'s offset changes, between `low` (old offset) and `high` (new)."""
+    old = low.astimezone(tz).utcoffset()
     while high - low > timedelta(seconds=1):
         middle = low + (high - low) / 2
-        if middle.astimezone(tz).utcoffset() == after:
-            high = middle
-        else:
+        if middle.astimezone(tz).utcoffset() == old:
             low = middle
+        else:
+            high = middle
     return high.replace(microsecond=0)
 
 
@@ -183,15 +188,8 @@ def dst_transitions(tz: tzinfo, start: datetime, days: int = 400) -> Iterator[tu
         following = moment + step
         new_offset = following.astimezone(tz).utcoffset()
         if new_offset != offset:
-            low, high = moment, following
-            while high - low > timedelta(seconds=1):
-                middle = low + (high - low) / 2
-                if middle.astimezone(tz).utcoffset() == offset:
-                    low = middle
-                else:
-                    high = middle
             assert offset is not None and new_offset is not None
-            yield high.replace(microsecond=0), offset, new_offset
+            yield _offset_change(moment, following, tz), offset, new_offset
             offset = new_offset
         moment = following
 

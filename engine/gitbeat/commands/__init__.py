@@ -37,3 +37,8 @@ def open_store(args: argparse.Namespace, *, lock_timeout: float = 30.0) -> Store
     root = Path(args.config)
     settings = load_settings(root, args.database)
     return Store(database_url(settings.database_url, root), lock_timeout=lock_timeout)
+
+
+def celery_arguments(args: argparse.Namespace) -> list[str]:
+    """What followed `--` on the command line, for Celery."""
+    return [argument for argument in args.celery_args if argument != "--"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import OK, celery_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,14 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..app import create_app
-    from ..runtime import applied_config
-    from ..settings import load_settings
+    from ..runtime import configured_app
 
-    root = Path(args.config)
-    settings = load_settings(root, args.database)
-    _, config = applied_config(root, settings)
-    app = create_app(root, settings, config)
-    extra = [a for a in args.celery_args if a != "--"]
-    app.start(["beat", "--scheduler", "gitbeat.scheduler:Scheduler", "--loglevel", args.loglevel, *extra])
-    return 0
+    app = configured_app(Path(args.config), args.database).app
+    app.start(["beat", "--scheduler", "gitbeat.scheduler:Scheduler", "--loglevel", args.loglevel,
+               *celery_arguments(args)])
+    return OK

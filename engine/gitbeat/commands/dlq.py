@@ -20,14 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import deadletters
-    from ..app import create_app
-    from ..runtime import applied_config
-    from ..settings import load_settings
+    from ..runtime import configured_app
 
-    root = Path(args.config)
-    settings = load_settings(root, args.database)
-    _, config = applied_config(root, settings)
-    app = create_app(root, settings, config)
+    _, config, app, _ = configured_app(Path(args.config), args.database)
     queue = deadletters.resolve_queue(args.queue, config.get("queues") or {})
     try:
         return _act(args, app, queue)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import OK
+from . import OK, celery_arguments
 
 PORT = 8555
 
@@ -26,14 +26,10 @@ def flower_arguments(port: int, basic_auth: str | None) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..app import create_app
-    from ..runtime import applied_config
-    from ..settings import load_settings
+    from ..runtime import configured_app
 
-    root = Path(args.config)
-    settings = load_settings(root, args.database)
-    _, config = applied_config(root, settings)
-    app = create_app(root, settings, config)
-    extra = [a for a in args.celery_args if a != "--"]
-    app.start(["flower", *flower_arguments(args.port, settings.flower_basic_auth), *extra])
+    runtime = configured_app(Path(args.config), args.database)
+    runtime.app.start(
+        ["flower", *flower_arguments(args.port, runtime.settings.flower_basic_auth), *celery_arguments(args)]
+    )
     return OK

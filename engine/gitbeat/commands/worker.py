@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import OK
+import click
+
+from ..errors import GitbeatError
+from . import OK, celery_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,19 +18,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..app import consumed_queues, create_app, declare_queues, register_tasks
-    from ..runtime import applied_config
-    from ..settings import load_settings
+    from ..app import consumed_queues, declare_queues, register_tasks
+    from ..runtime import configured_app
 
     root = Path(args.config)
-    settings = load_settings(root, args.database)
-    revision, config = applied_config(root, settings)
-    app = create_app(root, settings, config)
+    revision, config, app, _ = configured_app(root, args.database)
     register_tasks(app, config, root)
     declare_queues(app)
     queues = args.queues or ",".join(consumed_queues(config))
-    extra = [a for a in args.celery_args if a != "--"]
-    print(f"gitbeat: worker for revision {revision if revision is not None else '(files, none applied)'}, queues {queues}",
-          flush=True)
-    app.worker_main(["worker", "--loglevel", args.loglevel, "--queues", queues, *extra])
+    applied = revision if revision is not None else "(files, none applied)"
+    print(f"gitbeat: worker for revision {applied}, queues {queues}", flush=True)
+    app.worker_main(["worker", "--loglevel", args.loglevel, "--queues", queues, *celery_arguments(args)])
     return OK
