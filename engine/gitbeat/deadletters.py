@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery
@@ -79,8 +80,15 @@ def _letter(app: Celery, message: Message) -> DeadLetter:
     return DeadLetter(
         id=headers.get("id"), task=headers.get("task"), args=list(args), kwargs=dict(kwargs),
         queue=deaths[0].get("queue"), exception=exception, traceback=traceback,
-        retries=int(headers.get("retries") or 0), failed_at=str(deaths[0].get("time") or "") or None,
+        retries=int(headers.get("retries") or 0), failed_at=_iso(deaths[0].get("time")),
     )
+
+
+def _iso(moment: Any) -> str | None:
+    """x-death's time (a naive UTC datetime from py-amqp) as ISO 8601 with its offset, like the virtual brokers'."""
+    if isinstance(moment, datetime):
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    return str(moment) if moment else None
 
 
 def list_letters(app: Celery, queue: str) -> list[DeadLetter]:

@@ -28,5 +28,8 @@ def run(args: argparse.Namespace) -> int:
     queues = args.queues or ",".join(consumed_queues(config))
     applied = revision if revision is not None else "(files, none applied)"
     print(f"gitbeat: worker for revision {applied}, queues {queues}", flush=True)
-    app.worker_main(["worker", "--loglevel", args.loglevel, "--queues", queues, *celery_arguments(args)])
+    try:
+        app.worker_main(["worker", "--loglevel", args.loglevel, "--queues", queues, *celery_arguments(args)])
+    except click.ClickException as error:  # a wrong Celery argument: one line, not click's traceback
+        raise GitbeatError(f"celery worker: {error.format_message()}") from None
     return OK
