@@ -20,7 +20,7 @@ from .errors import GitbeatError
 from .imports import Allowed, prepare_path, resolve_exception, resolve_handler
 from .settings import Settings, broker_url, load_settings, result_backend_url
 from .spec import RetrySpec
-from .taskbase import FailureLogFilter, GitbeatTask
+from .taskbase import FailureLogFilter, GitbeatTask, retrying
 
 
 def dead_letter_queue(name: str, spec: dict[str, Any]) -> str | None:
@@ -110,6 +110,7 @@ def _sync(handler: Any) -> Any:
             loop = _loops.loop = asyncio.new_event_loop()
         return loop.run_until_complete(handler(*args, **kwargs))
 
+    run.__signature__ = inspect.signature(handler)  # type: ignore[attr-defined] # Celery checks calls with it
     return run
 
 
@@ -123,7 +124,7 @@ def is_rabbitmq(app: Celery) -> bool:
 def task_options(spec: dict[str, Any]) -> dict[str, Any]:
     """The Celery task attributes a task's YAML sets (unset ones keep Celery's defaults)."""
     options: dict[str, Any] = {}
-    for field in ("time_limit", "soft_time_limit", "rate_limit", "acks_late", "priority", "expires", "ignore_result"):
+    for field in ("time_limit", "soft_time_limit", "rate_limit", "acks_late", "expires", "ignore_result"):
         if spec.get(field) is not None:
             options[field] = spec[field]
     if spec.get("acks_late"):
@@ -146,6 +147,8 @@ def register_tasks(app: Celery, config: dict[str, Any], root: Path) -> dict[str,
     for name, spec in sorted((config.get("tasks") or {}).items()):
         queue = spec.get("queue") or default_queue
         routes[name] = {"queue": queue}
+        if spec.get("priority") is not None:
+            routes[name]["priority"] = spec["priority"]  # a route option: the task attribute goes in Celery 6
         options = task_options(spec)
         retry = RetrySpec.model_validate(spec["retry"]) if spec.get("retry") else None
         retry_on = tuple(_exception(exception, allowed) for exception in (retry.on if retry else []))
@@ -155,11 +158,12 @@ def register_tasks(app: Celery, config: dict[str, Any], root: Path) -> dict[str,
             if problem:
                 raise GitbeatError(f"tasks.{name}.handler: {problem}")
             run = _sync(handler) if inspect.iscoroutinefunction(handler) else handler
+            if retry is not None and retry_on:
+                run, options["bind"] = retrying(run, retry, retry_on), True
             app.task(
                 name=name,
                 base=GitbeatTask,
-                gitbeat_retry=retry,
-                gitbeat_retry_on=retry_on,
+                shared=False,  # this app's own: a shared task would leak into every later app of the process
                 gitbeat_dead_letter=dead_letter,
                 gitbeat_native_dead_letter=native and bool(dead_letter),
                 gitbeat_queue=queue,

@@ -8,13 +8,15 @@ embedded broker by publishing a dead-letter message that carries them.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import traceback as tb
 from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task
-from celery.exceptions import Retry
 from kombu import Exchange, Queue
 
 from .spec import RetrySpec
@@ -22,26 +24,36 @@ from .spec import RetrySpec
 logger = logging.getLogger("gitbeat.task")
 
 
+def retrying(handler: Callable[..., Any], policy: RetrySpec, retry_on: tuple[type[BaseException], ...]) -> Any:
+    """`handler` as a bound task body that retries the listed exceptions exactly as `policy` says.
+
+    A wrapper around the body, as Celery's own autoretry, rather than an override of
+    Task.__call__: that would make Celery build a second request context per task.
+    """
+
+    @functools.wraps(handler)
+    def run(task: Task, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        except retry_on as error:
+            if task.request.called_directly or task.request.retries >= policy.max_retries:
+                raise
+            raise task.retry(exc=error, countdown=policy.countdown(task.request.retries),
+                             max_retries=policy.max_retries) from None
+
+    # Celery checks a call's arguments against the body's signature: keep the handler's.
+    signature = inspect.signature(handler)
+    bound = inspect.Parameter("task", inspect.Parameter.POSITIONAL_ONLY)
+    run.__signature__ = signature.replace(parameters=[bound, *signature.parameters.values()])  # type: ignore[attr-defined]
+    return run
+
+
 class GitbeatTask(Task):
     """A task declared in gitbeat's YAML."""
 
-    gitbeat_retry: RetrySpec | None = None
-    gitbeat_retry_on: tuple[type[BaseException], ...] = ()
     gitbeat_dead_letter: str | None = None  # the dead-letter queue, if the task's queue has one
     gitbeat_native_dead_letter: bool = False  # RabbitMQ's DLX does the work
     gitbeat_queue: str | None = None
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().__call__(*args, **kwargs)
-        except Retry:
-            raise
-        except self.gitbeat_retry_on as error:
-            policy = self.gitbeat_retry
-            if policy is None or self.request.called_directly or self.request.retries >= policy.max_retries:
-                raise
-            raise self.retry(exc=error, countdown=policy.countdown(self.request.retries),
-                             max_retries=policy.max_retries) from None
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         request = self.request
