@@ -132,38 +132,53 @@ def task_options(spec: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def retry_policy(spec: dict[str, Any], allowed: Allowed) -> tuple[RetrySpec, tuple[type[BaseException], ...]] | None:
+    """A task's retry policy and the exception classes it retries, or None."""
+    if not spec.get("retry"):
+        return None
+    retry = RetrySpec.model_validate(spec["retry"])
+    retry_on = tuple(_exception(exception, allowed) for exception in retry.on)
+    return (retry, retry_on) if retry_on else None
+
+
+def routes_for(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """task_routes: each task's queue (the default queue when it names none) and priority."""
+    default_queue = (config.get("project") or {}).get("default_queue", "celery")
+    routes: dict[str, dict[str, Any]] = {}
+    for name, spec in (config.get("tasks") or {}).items():
+        routes[name] = {"queue": spec.get("queue") or default_queue}
+        if spec.get("priority") is not None:
+            routes[name]["priority"] = spec["priority"]  # a route option: the task attribute goes in Celery 6
+    return routes
+
+
 def register_tasks(app: Celery, config: dict[str, Any], root: Path) -> dict[str, Task]:
     """Turn the config's tasks into Celery tasks: handlers become GitbeatTasks, registered ones get their options."""
     project = config.get("project") or {}
     queues = config.get("queues") or {}
-    default_queue = project.get("default_queue", "celery")
     prepare_path(root)
     allowed = Allowed(root, project.get("imports") or [])
     for module in project.get("imports") or []:
         importlib.import_module(module)
     native = is_rabbitmq(app)
-    routes: dict[str, dict[str, str]] = {}
+    routes = routes_for(config)
     names: set[str] = set()
     for name, spec in sorted((config.get("tasks") or {}).items()):
-        queue = spec.get("queue") or default_queue
-        routes[name] = {"queue": queue}
-        if spec.get("priority") is not None:
-            routes[name]["priority"] = spec["priority"]  # a route option: the task attribute goes in Celery 6
+        queue = routes[name]["queue"]
         options = task_options(spec)
-        retry = RetrySpec.model_validate(spec["retry"]) if spec.get("retry") else None
-        retry_on = tuple(_exception(exception, allowed) for exception in (retry.on if retry else []))
+        policy = retry_policy(spec, allowed)
         dead_letter = dead_letter_queue(queue, queues.get(queue, {}))
         if spec.get("handler"):
             handler, problem = resolve_handler(spec["handler"], allowed)
             if problem:
                 raise GitbeatError(f"tasks.{name}.handler: {problem}")
             run = _sync(handler) if inspect.iscoroutinefunction(handler) else handler
-            if retry is not None and retry_on:
-                run, options["bind"] = retrying(run, retry, retry_on), True
             app.task(
                 name=name,
                 base=GitbeatTask,
+                bind=True,
                 shared=False,  # this app's own: a shared task would leak into every later app of the process
+                gitbeat_policy=policy,
                 gitbeat_dead_letter=dead_letter,
                 gitbeat_native_dead_letter=native and bool(dead_letter),
                 gitbeat_queue=queue,
@@ -172,15 +187,16 @@ def register_tasks(app: Celery, config: dict[str, Any], root: Path) -> dict[str,
                 acks_on_timeout=not (native and dead_letter),
                 store_errors_even_if_ignored=bool(dead_letter),
                 **options,
-            )(run)
+            )(retrying(run))
             names.add(name)
         else:
             task = app.tasks[name]
             for option, value in options.items():
                 setattr(task, option, value)
-            if retry is not None:
+            if policy is not None:
                 from celery.app.autoretry import add_autoretry_behaviour
 
+                retry, retry_on = policy
                 add_autoretry_behaviour(
                     task, autoretry_for=retry_on, max_retries=retry.max_retries, default_retry_delay=retry.delay,
                     retry_backoff=retry.backoff == "exponential" and max(1, round(retry.delay)),

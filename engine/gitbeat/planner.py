@@ -233,7 +233,9 @@ def _diff_items(
     changes = []
     for name in sorted(set(desired) | set(current)):
         if name not in current:
-            changes.append(Change(kind, "add", name, _field_changes({}, desired[name]), "live"))
+            # A new task's handler is imported when a worker starts; a new queue is consumed live.
+            changes.append(Change(kind, "add", name, _field_changes({}, desired[name]),
+                                  "restart" if kind == "task" else "live"))
         elif name not in desired:
             changes.append(Change(kind, "remove", name))
         elif desired[name] != current[name]:

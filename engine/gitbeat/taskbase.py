@@ -24,22 +24,27 @@ from .spec import RetrySpec
 logger = logging.getLogger("gitbeat.task")
 
 
-def retrying(handler: Callable[..., Any], policy: RetrySpec, retry_on: tuple[type[BaseException], ...]) -> Any:
-    """`handler` as a bound task body that retries the listed exceptions exactly as `policy` says.
+def retrying(handler: Callable[..., Any]) -> Any:
+    """`handler` as a bound task body that retries as the task's `gitbeat_policy` says.
 
     A wrapper around the body, as Celery's own autoretry, rather than an override of
-    Task.__call__: that would make Celery build a second request context per task.
+    Task.__call__ (that makes Celery build a second request context per task). The
+    policy is read at each call, so a new revision changes it in a running worker.
     """
 
     @functools.wraps(handler)
     def run(task: Task, *args: Any, **kwargs: Any) -> Any:
+        policy = task.gitbeat_policy
+        if policy is None:
+            return handler(*args, **kwargs)
+        retry, retry_on = policy
         try:
             return handler(*args, **kwargs)
         except retry_on as error:
-            if task.request.called_directly or task.request.retries >= policy.max_retries:
+            if task.request.called_directly or task.request.retries >= retry.max_retries:
                 raise
-            raise task.retry(exc=error, countdown=policy.countdown(task.request.retries),
-                             max_retries=policy.max_retries) from None
+            raise task.retry(exc=error, countdown=retry.countdown(task.request.retries),
+                             max_retries=retry.max_retries) from None
 
     # Celery checks a call's arguments against the body's signature: keep the handler's.
     signature = inspect.signature(handler)
@@ -51,6 +56,7 @@ def retrying(handler: Callable[..., Any], policy: RetrySpec, retry_on: tuple[typ
 class GitbeatTask(Task):
     """A task declared in gitbeat's YAML."""
 
+    gitbeat_policy: tuple[RetrySpec, tuple[type[BaseException], ...]] | None = None
     gitbeat_dead_letter: str | None = None  # the dead-letter queue, if the task's queue has one
     gitbeat_native_dead_letter: bool = False  # RabbitMQ's DLX does the work
     gitbeat_queue: str | None = None

@@ -465,3 +465,57 @@ def test_a_wrong_celery_argument_is_one_clear_line(tmp_project: Project) -> None
     assert result.returncode == 1
     assert result.stderr.startswith("gitbeat: error: celery worker: Invalid value for '-P' / '--pool': 'nope'")
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+# -- a running worker follows a new revision (SPEC §6) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)
+def test_a_running_worker_follows_a_new_revision(tmp_project: Project) -> None:
+    """Retry policy and time limit change in a prefork worker, and it consumes a queue added to the config."""
+    tasks = """
+        flaky:
+          handler: handlers:flaky
+          queue: QUEUE
+          retry: {on: [ValueError], max_retries: 1, delay: 0.1}
+        sleepy:
+          handler: handlers:sleepy
+          queue: QUEUE
+          time_limit: 1s
+        tick:
+          handler: handlers:tick
+          queue: QUEUE
+    """
+    tmp_project.write("{}", tasks).apply()
+    worker = tmp_project.start_worker(pool="prefork", concurrency=2)
+    before = tmp_project.send("flaky", "a")
+    tmp_project.wait_for_state(before.id, "FAILURE")
+    assert len([e for e in tmp_project.read_events("attempt") if e[3] == ["a"]]) == 2
+    slow = tmp_project.send("sleepy", 2)
+    assert "TimeLimitExceeded" in repr(tmp_project.wait_for_state(slow.id, "FAILURE").result)
+
+    second = f"{tmp_project.queue}-b"
+    yaml = tmp_project.root / "tasks" / "t.yaml"
+    text = yaml.read_text().replace("max_retries: 1", "max_retries: 3").replace("time_limit: 1s", "time_limit: 5s")
+    text = text.replace("  tick:\n    handler: handlers:tick\n    queue: " + tmp_project.queue,
+                        "  tick:\n    handler: handlers:tick\n    queue: " + second)
+    yaml.write_text(text.replace("queues:\n", f"queues:\n  {second}: {{}}\n"))
+    tmp_project.apply()
+    deadline = time.monotonic() + 10
+    while "worker: now running revision 2" not in tmp_project.logs():
+        assert time.monotonic() < deadline, tmp_project.logs()
+        time.sleep(0.1)
+    time.sleep(1.2)  # each pool process looks at most once a second
+
+    after = tmp_project.send("flaky", "b")
+    tmp_project.wait_for_state(after.id, "FAILURE")
+    assert len([e for e in tmp_project.read_events("attempt") if e[3] == ["b"]]) == 4
+    assert tmp_project.wait_for_state(tmp_project.send("sleepy", 2).id, "SUCCESS").result == "slept"
+    moved = tmp_project.app.send_task("tick", args=[5], queue=second)
+    assert tmp_project.wait_for_state(moved.id, "SUCCESS").result == 5
+    assert worker.poll() is None, "the worker restarted"
+    assert f"Started consuming from {second}" in tmp_project.logs()
+    with kombu.Connection(AMQP) as connection:
+        channel = connection.channel()
+        channel.queue_delete(second)
+        channel.exchange_delete(second)

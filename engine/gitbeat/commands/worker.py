@@ -19,12 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..app import consumed_queues, declare_queues, register_tasks
+    from ..live import follow_revisions
     from ..runtime import configured_app
+    from ..settings import database_url
 
     root = Path(args.config)
-    revision, config, app, _ = configured_app(root, args.database)
+    revision, config, app, settings = configured_app(root, args.database)
     register_tasks(app, config, root)
     declare_queues(app)
+    follow_revisions(app, root, database_url(settings.database_url, root), revision, config, bool(args.queues))
     queues = args.queues or ",".join(consumed_queues(config))
     applied = revision if revision is not None else "(files, none applied)"
     print(f"gitbeat: worker for revision {applied}, queues {queues}", flush=True)
