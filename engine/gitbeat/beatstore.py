@@ -132,7 +132,8 @@ class BeatStore:
                 )
                 .values(
                     last_due_at=incoming.c.cursor,
-                    next_due_at=incoming.c.next_due,
+                    # all-NULL in VALUES would be text to PostgreSQL: say what it is
+                    next_due_at=sa.cast(incoming.c.next_due, sa.DateTime(timezone=True)),
                     last_run_at=sa.case((incoming.c.count > 0, incoming.c.last_due), else_=table.c.last_run_at),
                     run_count=table.c.run_count + incoming.c.count,
                     last_task_id=sa.func.coalesce(incoming.c.task_id, table.c.last_task_id),

@@ -298,8 +298,15 @@ class Store:
         self.ensure_schema()
         with self.connect() as connection:
             current, _ = self.current(connection)
+            fired = {
+                name for (name,) in connection.execute(
+                    sa.select(schedules.c.name).where(schedules.c.last_run_at.is_not(None))
+                )
+            }
         rows = current.schedules.values()
         return {
+            # a one-off (`at`) that has fired: nothing more will run
+            "done": sum(row.name in fired and row.fields().get("at") is not None for row in rows),
             "managed": sum(row.managed for row in rows),
             "unmanaged": sum(not row.managed for row in rows),
             "enabled": sum(row.enabled for row in rows),

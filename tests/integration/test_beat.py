@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import kombu
@@ -391,3 +391,24 @@ def test_a_broker_restart_is_survived_and_nothing_unsent_is_recorded(beats: Beat
 def beats_queue(beats: Beats) -> str:
     text = (beats.project / "tasks" / "t.yaml").read_text()
     return text.split("queues:")[1].split(":")[0].strip()
+
+
+def test_an_at_schedule_fires_once_then_shows_as_done(
+    tmp_path: Path, postgres_url: str, queue_name: str, consumer: Consumer
+) -> None:
+    project = beat_project(tmp_path / "project", queue_name)
+    # naive, so in the schedule's timezone: UTC here
+    moment = datetime.fromtimestamp(time.time() + 4, timezone.utc).replace(microsecond=0, tzinfo=None)
+    schedules = project / "schedules" / "s.yaml"
+    schedules.write_text(schedules.read_text().replace("every: 1s", f"at: {moment.isoformat()}"))
+    beats = Beats(project, postgres_url)
+    try:
+        apply(beats)
+        beats.start()
+        time.sleep(8)
+        status = gitbeat("status", "--config", project, "--database", postgres_url, cwd=project)
+    finally:
+        beats.close()
+    messages = consumer.stop()
+    assert [m.due.replace(tzinfo=None) for m in messages] == [moment]
+    assert "1 done (one-off, fired)" in status.stdout

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         print("revision: none applied yet")
     print(
         f"schedules: {counts['managed']} managed, {counts['unmanaged']} unmanaged; "
-        f"{counts['enabled']} enabled, {counts['disabled']} disabled"
+        f"{counts['enabled']} enabled, {counts['disabled']} disabled, {counts['done']} done (one-off, fired)"
     )
     print(f"tasks: {counts['tasks']}, queues: {counts['queues']}")
     print(f"drift: {counts['drifted']} managed schedule(s) changed outside gitbeat" if counts["drifted"] else "drift: none")
