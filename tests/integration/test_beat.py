@@ -412,3 +412,37 @@ def test_an_at_schedule_fires_once_then_shows_as_done(
     messages = consumer.stop()
     assert [m.due.replace(tzinfo=None) for m in messages] == [moment]
     assert "1 done (one-off, fired)" in status.stdout
+
+
+def test_schedule_options_reach_the_message(
+    tmp_path: Path, postgres_url: str, queue_name: str, consumer: Consumer
+) -> None:
+    """queue and priority from the schedule, expires from its task, routing to a queue with max_priority."""
+    project = beat_project(tmp_path / "project", queue_name)
+    other = f"{queue_name}-p"
+    tasks = project / "tasks" / "t.yaml"
+    tasks.write_text(tasks.read_text().replace("queues:\n", f"queues:\n  {other}:\n    max_priority: 10\n")
+                     + "    expires: 90s\n")
+    schedules = project / "schedules" / "s.yaml"
+    schedules.write_text(schedules.read_text() + f"    queue: {other}\n    priority: 7\n")
+    beats = Beats(project, postgres_url)
+    try:
+        apply(beats)
+        beats.start()
+        wait_for_leader(beats)
+        time.sleep(3)
+    finally:
+        beats.close()
+    assert consumer.stop() == []  # nothing went to the task's own queue
+    with kombu.Connection(AMQP) as connection:
+        channel = connection.channel()
+        message = channel.basic_get(other, no_ack=True)
+        channel.queue_delete(other)
+        channel.exchange_delete(other)
+    assert message is not None, beats.logs()
+    assert message.properties["priority"] == 7
+    headers = message.headers
+    assert headers["task"] == "ping" and headers["gitbeat_schedule"] == "tick"
+    sent = datetime.fromisoformat(headers["gitbeat_due"])
+    expires = datetime.fromisoformat(headers["expires"])
+    assert 89 <= (expires - sent).total_seconds() <= 92
