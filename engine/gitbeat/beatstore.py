@@ -57,6 +57,21 @@ _ROW_COLUMNS = (
 )
 
 
+_CLAIM_SQL = """
+UPDATE gitbeat_schedules AS s
+SET last_due_at = v.cursor,
+    next_due_at = v.next_due,
+    last_run_at = CASE WHEN v.count > 0 THEN v.last_due ELSE s.last_run_at END,
+    run_count = s.run_count + v.count,
+    last_task_id = COALESCE(v.task_id, s.last_task_id)
+FROM unnest(%(names)s::text[], %(firsts)s::timestamptz[], %(lasts)s::timestamptz[], %(counts)s::int[],
+            %(ids)s::text[], %(cursors)s::timestamptz[], %(nexts)s::timestamptz[])
+     AS v(name, first_due, last_due, count, task_id, cursor, next_due)
+WHERE s.name = v.name AND (s.last_due_at IS NULL OR s.last_due_at < v.first_due)
+RETURNING s.name
+"""
+
+
 class BeatStore:
     """What beat reads and writes; every method is one short transaction."""
 
@@ -114,33 +129,20 @@ class BeatStore:
     def _claim(self, connection: Connection, claims: list[Claim]) -> set[str]:
         table = schedules
         if self.store.dialect == "postgresql":
-            incoming = sa.values(
-                sa.column("name", sa.String),
-                sa.column("first_due", table.c.last_due_at.type),
-                sa.column("last_due", table.c.last_due_at.type),
-                sa.column("count", sa.Integer),
-                sa.column("task_id", sa.String),
-                sa.column("cursor", table.c.last_due_at.type),
-                sa.column("next_due", table.c.last_due_at.type),
-                name="incoming",
-            ).data([(c.name, c.first_due, c.last_due, c.count, c.task_id, c.cursor, c.next_due) for c in claims])
-            statement = (
-                sa.update(table)
-                .where(
-                    table.c.name == incoming.c.name,
-                    sa.or_(table.c.last_due_at.is_(None), table.c.last_due_at < incoming.c.first_due),
-                )
-                .values(
-                    last_due_at=incoming.c.cursor,
-                    # all-NULL in VALUES would be text to PostgreSQL: say what it is
-                    next_due_at=sa.cast(incoming.c.next_due, sa.DateTime(timezone=True)),
-                    last_run_at=sa.case((incoming.c.count > 0, incoming.c.last_due), else_=table.c.last_run_at),
-                    run_count=table.c.run_count + incoming.c.count,
-                    last_task_id=sa.func.coalesce(incoming.c.task_id, table.c.last_task_id),
-                )
-                .returning(table.c.name)
+            # One statement of fixed text for any batch: typed arrays, no per-batch SQL to compile.
+            rows = connection.exec_driver_sql(
+                _CLAIM_SQL,
+                {
+                    "names": [c.name for c in claims],
+                    "firsts": [c.first_due for c in claims],
+                    "lasts": [c.last_due for c in claims],
+                    "counts": [c.count for c in claims],
+                    "ids": [c.task_id for c in claims],
+                    "cursors": [c.cursor for c in claims],
+                    "nexts": [c.next_due for c in claims],
+                },
             )
-            return set(connection.execute(statement).scalars())
+            return {name for (name,) in rows}
         won = set()
         for claim in claims:
             values: dict[str, Any] = {"last_due_at": claim.cursor, "next_due_at": claim.next_due}

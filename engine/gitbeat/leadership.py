@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 BEAT_LOCK = 0x67626174  # "gbat"
 CHANNEL = "gitbeat_revisions"
+VERIFY_INTERVAL = 10.0  # seconds between queries that prove a held lock's session is alive
 
 
 class PostgresLeadership:
@@ -27,6 +29,7 @@ class PostgresLeadership:
         self.engine = engine
         self.connection: Any = None
         self.held = False
+        self.verified_at = 0.0
 
     def _connect(self) -> Any:
         if self.connection is None or self.connection.closed:
@@ -43,6 +46,11 @@ class PostgresLeadership:
 
     def acquire(self) -> bool:
         """Lead if nobody does; True while this process leads. Raises psycopg2.Error when the database is away."""
+        if self.held and self.connection is not None and not self.connection.closed:
+            # A closed session shows at the next notified() poll; a silently dead network only at a
+            # query, so the session is still proven now and then, not at every check.
+            if time.monotonic() - self.verified_at < VERIFY_INTERVAL:
+                return True
         try:
             connection = self._connect()
             with connection.cursor() as cursor:
@@ -54,6 +62,7 @@ class PostgresLeadership:
         except psycopg2.Error:
             self.close()
             raise
+        self.verified_at = time.monotonic()
         return self.held
 
     def notified(self) -> bool:

@@ -10,6 +10,7 @@ never send one twice. One beat leads; the others stand by and take over.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import logging
 import random
@@ -113,8 +114,11 @@ class Scheduler(beat.Scheduler):
 
     def setup_schedule(self) -> None:
         self.store.ensure_schema()
-        self._load_all()
-        self._check_leadership(time.monotonic())
+        try:
+            self._check_leadership(time.monotonic())  # a new leader loads the schedule
+        except StoreError as error:
+            self._database_failed(error)
+        gc.freeze()  # the loaded schedule lives as long as beat: keep it out of full collections
 
     @property
     def schedule(self) -> dict[str, Entry]:  # type: ignore[override]
@@ -215,7 +219,8 @@ class Scheduler(beat.Scheduler):
             if clock >= self._next_leader_check:
                 self._check_leadership(clock)
             revision = None if notified else self._polled_revision(clock)
-            if notified or (revision is not None and revision != self.state.revision) or clock >= self._next_rescan:
+            changed = notified or (revision is not None and revision != self.state.revision)
+            if self.state.leader and (changed or clock >= self._next_rescan):  # a standby loads on taking the lead
                 self._next_rescan = clock + RESCAN_INTERVAL
                 changed = self._reload_changed()
                 if changed:
