@@ -14,13 +14,17 @@ from typing import Any
 
 from celery import Celery, Task
 from kombu import Exchange, Queue
+from kombu.transport import TRANSPORT_ALIASES
 
-from . import embedded  # noqa: F401 - registers the embedded broker's transport alias
 from .errors import GitbeatError
 from .imports import Allowed, prepare_path, resolve_exception, resolve_handler
 from .settings import Settings, broker_url, load_settings, result_backend_url
 from .spec import RetrySpec
 from .taskbase import FailureLogFilter, GitbeatTask, retrying
+
+
+# The embedded broker (gitbeat.embedded), imported by kombu only where it is used.
+TRANSPORT_ALIASES.setdefault("gitbeat-sqlite", "gitbeat.embedded:Transport")
 
 
 def dead_letter_queue(name: str, spec: dict[str, Any]) -> str | None:

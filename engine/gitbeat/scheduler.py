@@ -49,10 +49,14 @@ def task_id(schedule: str, due: datetime) -> str:
 
 @dataclass
 class Entry:
-    """One schedule as beat holds it: its spec, its cursor and its place in the heap."""
+    """One schedule as beat holds it: its spec as stored, its cursor and its place in the heap.
+
+    The spec is kept as its JSON text and parsed when the entry fires: 10,000 parsed
+    specs would hold ~30 MB that a waiting beat does not need.
+    """
 
     name: str
-    spec: ScheduleSpec
+    text: str
     digest: str
     anchor: datetime
     after: datetime  # due times up to here are handled
@@ -61,22 +65,26 @@ class Entry:
     due: datetime | None = None  # the next due time
     fire_at: float = 0.0  # when to send it: due plus this due's jitter
 
-    @classmethod
-    def from_row(cls, row: ScheduleRow) -> Entry:
-        spec = ScheduleSpec.model_validate_json(row.spec)
-        anchor = row.anchor_at or row.created_at
-        return cls(row.name, spec, row.digest, anchor, row.last_due_at or anchor, row.last_task_id)
+    @property
+    def spec(self) -> ScheduleSpec:
+        return ScheduleSpec.model_validate_json(self.text)
 
-    def advance(self) -> None:
+    @classmethod
+    def from_row(cls, row: ScheduleRow) -> tuple[Entry, ScheduleSpec]:
+        spec = ScheduleSpec.model_validate_json(row.spec)  # a row that does not parse is refused here
+        anchor = row.anchor_at or row.created_at
+        return cls(row.name, row.spec, row.digest, anchor, row.last_due_at or anchor, row.last_task_id), spec
+
+    def advance(self, spec: ScheduleSpec) -> None:
         """Compute the next due time after the cursor and when to send it."""
-        self.due = next_fire(self.spec, self.spec.timezone or "UTC", self.after, self.anchor)
+        self.due = next_fire(spec, spec.timezone or "UTC", self.after, self.anchor)
         if self.due is None:
             return
         offset = 0.0
-        if self.spec.jitter:
+        if spec.jitter:
             # Seeded by the due time: every beat, and a restart, picks the same delay.
-            offset = random.Random(task_id(self.name, self.due)).uniform(0, self.spec.jitter)
-            following = next_fire(self.spec, self.spec.timezone or "UTC", self.due, self.anchor)
+            offset = random.Random(task_id(self.name, self.due)).uniform(0, spec.jitter)
+            following = next_fire(spec, spec.timezone or "UTC", self.due, self.anchor)
             if following is not None:  # never past the next run
                 offset = min(offset, max((following - self.due).total_seconds() - 0.001, 0.0))
         self.fire_at = self.due.timestamp() + offset
@@ -172,14 +180,14 @@ class Scheduler(beat.Scheduler):
             self.entries.pop(row.name, None)
             return
         try:
-            entry = Entry.from_row(row)
+            entry, spec = Entry.from_row(row)
         except ValueError as error:
             logger.error("beat: schedule %s cannot be read and is skipped: %s", row.name, str(error).splitlines()[0])
             self.entries.pop(row.name, None)
             return
         previous = self.entries.get(row.name)
         entry.version = previous.version + 1 if previous else 0
-        entry.advance()
+        entry.advance(spec)
         self.entries[row.name] = entry
 
     def _rebuild_heap(self) -> None:
@@ -267,50 +275,49 @@ class Scheduler(beat.Scheduler):
     def _fire(self, wall: float) -> None:
         """Send every entry due by `wall` as one claimed batch."""
         now = datetime.fromtimestamp(wall, UTC)
-        batch: list[tuple[Entry, list[datetime]]] = []
+        batch: list[tuple[Entry, ScheduleSpec, list[datetime]]] = []
         while self.heap and self.heap[0][0] <= wall:
             _, _, name, version = heapq.heappop(self.heap)
             entry = self.entries.get(name)
             if entry is None or entry.version != version:
                 continue
-            dues = to_fire(entry.spec, entry.after, now, entry.anchor)
-            if dues and entry.spec.overlap == "skip" and self._still_running(entry):
+            spec = entry.spec
+            dues = to_fire(spec, entry.after, now, entry.anchor)
+            if dues and spec.overlap == "skip" and self._still_running(entry, spec):
                 logger.info("beat: %s skipped %s: its last run %s is still queued or running",
                             name, dues[-1].isoformat(), entry.last_task_id)
                 dues = []
-            batch.append((entry, dues))
+            batch.append((entry, spec, dues))
         if not batch:
             return
-        claims = []
-        for entry, dues in batch:
-            following = next_fire(entry.spec, entry.spec.timezone or "UTC", now, entry.anchor)
-            claims.append(
-                Claim(
-                    name=entry.name,
-                    first_due=dues[0] if dues else now,
-                    last_due=dues[-1] if dues else now,
-                    count=len(dues),
-                    task_id=task_id(entry.name, dues[-1]) if dues else None,
-                    cursor=max(now, dues[-1]) if dues else now,
-                    next_due=following,
-                )
+        claims = [
+            Claim(
+                name=entry.name,
+                first_due=dues[0] if dues else now,
+                last_due=dues[-1] if dues else now,
+                count=len(dues),
+                task_id=task_id(entry.name, dues[-1]) if dues else None,
+                cursor=max(now, dues[-1]) if dues else now,
+                next_due=next_fire(spec, spec.timezone or "UTC", now, entry.anchor),
             )
+            for entry, spec, dues in batch
+        ]
         try:
             with self.beatstore.claiming(claims) as won:
-                sent = self._publish([(e, d) for e, d in batch if e.name in won and d])
+                sent = self._publish([(e, s, d) for e, s, d in batch if e.name in won and d])
         except Exception as error:  # noqa: BLE001 - the broker or the database; nothing was recorded
-            for entry, _ in batch:
+            for entry, _, _ in batch:
                 self._push(entry)
             self._database_failed(error) if isinstance(error, (StoreError, SQLAlchemyError)) else self._send_failed(error)
             return
-        for entry, dues in batch:
+        for entry, spec, dues in batch:
             if entry.name in won:
                 entry.after = max(now, dues[-1]) if dues else now
                 if dues:
                     entry.last_task_id = task_id(entry.name, dues[-1])
             else:
                 entry.after = now  # another beat claimed it: that beat leads now
-            entry.advance()
+            entry.advance(spec)
             self._push(entry)
         if sent:
             logger.info("beat: sent %d task(s)", sent)
@@ -318,13 +325,12 @@ class Scheduler(beat.Scheduler):
             logger.info("beat: broker reachable again")
             self.state.broker_failures = 0
 
-    def _publish(self, batch: list[tuple[Entry, list[datetime]]]) -> int:
+    def _publish(self, batch: list[tuple[Entry, ScheduleSpec, list[datetime]]]) -> int:
         tasks = self.state.config.get("tasks", {})
         project = self.state.config.get("project") or {}
         sent = 0
         with self.app.producer_or_acquire() as producer:
-            for entry, dues in batch:
-                spec = entry.spec
+            for entry, spec, dues in batch:
                 task = tasks.get(spec.task, {})
                 options: dict[str, Any] = {
                     "queue": spec.queue or task.get("queue") or project.get("default_queue"),
@@ -358,7 +364,7 @@ class Scheduler(beat.Scheduler):
         logger.error("beat: could not send to the broker (%s); nothing was recorded; retrying in %gs",
                      str(error).strip().splitlines()[0] if str(error) else type(error).__name__, delay)
 
-    def _still_running(self, entry: Entry) -> bool:
+    def _still_running(self, entry: Entry, spec: ScheduleSpec) -> bool:
         """overlap: skip — is the last run queued or running? (PENDING counts for as long as it may wait)."""
         if not entry.last_task_id:
             return False
@@ -370,6 +376,6 @@ class Scheduler(beat.Scheduler):
             return True
         if state != "PENDING":
             return False
-        limit = entry.spec.expires or self.state.config.get("tasks", {}).get(entry.spec.task, {}).get("expires")
+        limit = spec.expires or self.state.config.get("tasks", {}).get(spec.task, {}).get("expires")
         queued_for = (datetime.now(UTC) - entry.after).total_seconds()
         return queued_for < (limit or 3600)

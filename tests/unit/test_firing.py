@@ -562,7 +562,7 @@ def test_every_on_time_due_fires(fields, after, now, expected, mode):
 
 
 def entry(spec: ScheduleSpec, after: datetime, anchor: datetime = A, name: str = "job") -> Entry:
-    return Entry(name=name, spec=spec, digest="d", anchor=anchor, after=after, last_task_id=None)
+    return Entry(name=name, text=spec.model_dump_json(), digest="d", anchor=anchor, after=after, last_task_id=None)
 
 
 ADVANCE = [
@@ -591,7 +591,7 @@ ADVANCE = [
 @pytest.mark.parametrize(("spec", "anchor", "after", "due"), ADVANCE)
 def test_advance_due_without_jitter(spec, anchor, after, due):
     e = entry(spec, after, anchor)
-    e.advance()
+    e.advance(e.spec)
     assert e.due == due
     if due is not None:
         assert e.fire_at == due.timestamp()
@@ -616,7 +616,7 @@ JITTERED = [
 @pytest.mark.parametrize(("spec", "after", "due", "following"), JITTERED)
 def test_advance_jitter_stays_before_the_next_due(spec, after, due, following):
     e = entry(spec, after)
-    e.advance()
+    e.advance(e.spec)
     assert e.due == due
     offset = e.fire_at - due.timestamp()
     assert 0 <= offset < spec.jitter, f"jitter offset {offset} outside [0, {spec.jitter})"
@@ -628,12 +628,12 @@ def test_advance_jitter_stays_before_the_next_due(spec, after, due, following):
 @pytest.mark.parametrize(("spec", "after", "due", "following"), JITTERED)
 def test_advance_jitter_is_deterministic(spec, after, due, following):
     first, second = entry(spec, after), entry(spec, after)
-    first.advance()
-    second.advance()
+    first.advance(first.spec)
+    second.advance(second.spec)
     assert first.fire_at == second.fire_at
     # Another cursor before the same due time (a restart, another beat): the same send time.
     third = entry(spec, due - US)
-    third.advance()
+    third.advance(third.spec)
     assert (third.due, third.fire_at) == (first.due, first.fire_at)
 
 
@@ -642,7 +642,7 @@ def test_advance_jitter_differs_across_due_times():
     offsets = []
     for day in range(8):
         e = entry(spec, A + day * D)
-        e.advance()
+        e.advance(e.spec)
         assert e.due == A + (day + 1) * D
         offsets.append(e.fire_at - e.due.timestamp())
     assert all(0 <= offset < 3600 for offset in offsets)
@@ -651,7 +651,7 @@ def test_advance_jitter_differs_across_due_times():
 
 def test_advance_without_jitter_sends_at_the_due_time():
     e = entry(schedule(every="1d"), A + 3 * H)
-    e.advance()
+    e.advance(e.spec)
     assert e.due == A + D
     assert e.fire_at == (A + D).timestamp() == 1798848000.0  # 2027-01-02T00:00:00Z
 
