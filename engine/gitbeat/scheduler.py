@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .beatstore import BeatStore, Claim, ScheduleRow
 from .errors import StoreError
+from .app import is_rabbitmq
 from .leadership import leadership_for
 from .settings import database_url, load_settings
 from .spec import ScheduleSpec
@@ -40,6 +41,8 @@ LEADER_CHECK_INTERVAL = 1.0  # standbys try the lock this often: takeover well w
 HEARTBEAT_INTERVAL = 5.0
 RESCAN_INTERVAL = 30.0  # also catch rows edited by hand, which send no notification
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0)
+PREPARE = 0.05  # claim a batch this long before it is due, then send it on time
+SAME_INSTANT = 0.001  # send times this close form one batch
 
 
 def task_id(schedule: str, due: datetime) -> str:
@@ -116,6 +119,11 @@ class Scheduler(beat.Scheduler):
         self.started_at = datetime.now(UTC)
         self._next_poll = self._next_leader_check = self._next_heartbeat = self._next_rescan = 0.0
         self._retry_at = 0.0
+        # On RabbitMQ a batch is published in one AMQP transaction: one round trip for all its
+        # messages instead of a publisher confirm each (the two cannot share a channel).
+        self.transactional = is_rabbitmq(app)
+        if self.transactional:
+            app.conf.broker_transport_options = {**app.conf.broker_transport_options, "confirm_publish": False}
         super().__init__(app, *args, **kwargs)
 
     # --- Celery's Scheduler interface -----------------------------------------------
@@ -146,10 +154,10 @@ class Scheduler(beat.Scheduler):
         if not self.state.leader:
             return max(min(self._next_leader_check, self._next_poll) - time.monotonic(), 0.01)
         wall = time.time()
-        if self.heap and self.heap[0][0] <= wall and clock >= self._retry_at:
-            self._fire(wall)
+        if self.heap and self.heap[0][0] - PREPARE <= wall and clock >= self._retry_at:
+            self._fire(max(self.heap[0][0], wall))
             wall = time.time()
-        until_due = self.heap[0][0] - wall if self.heap else POLL_INTERVAL
+        until_due = self.heap[0][0] - PREPARE - wall if self.heap else POLL_INTERVAL
         return max(min(until_due, self._next_poll - time.monotonic(), POLL_INTERVAL), 0.0)
 
     def sync(self) -> None:
@@ -272,11 +280,15 @@ class Scheduler(beat.Scheduler):
 
     # --- firing ---------------------------------------------------------------------
 
-    def _fire(self, wall: float) -> None:
-        """Send every entry due by `wall` as one claimed batch."""
-        now = datetime.fromtimestamp(wall, UTC)
+    def _fire(self, moment: float) -> None:
+        """Send every entry due by `moment` (now, or an instant at most PREPARE ahead) as one claimed batch.
+
+        The claim is made as soon as the batch is known and the messages go out at `moment`:
+        the database round trips are done before the due time, not after it.
+        """
+        now = datetime.fromtimestamp(moment, UTC)
         batch: list[tuple[Entry, ScheduleSpec, list[datetime]]] = []
-        while self.heap and self.heap[0][0] <= wall:
+        while self.heap and self.heap[0][0] <= moment + SAME_INSTANT:
             _, _, name, version = heapq.heappop(self.heap)
             entry = self.entries.get(name)
             if entry is None or entry.version != version:
@@ -304,6 +316,9 @@ class Scheduler(beat.Scheduler):
         ]
         try:
             with self.beatstore.claiming(claims) as won:
+                early = moment - time.time()
+                if early > 0:
+                    time.sleep(early)  # claimed ahead: send on the dot
                 sent = self._publish([(e, s, d) for e, s, d in batch if e.name in won and d])
         except Exception as error:  # noqa: BLE001 - the broker or the database; nothing was recorded
             for entry, _, _ in batch:
@@ -330,6 +345,10 @@ class Scheduler(beat.Scheduler):
         project = self.state.config.get("project") or {}
         sent = 0
         with self.app.producer_or_acquire() as producer:
+            channel = producer.channel if self.transactional else None
+            if channel is not None and not getattr(channel, "gitbeat_tx", False):
+                channel.tx_select()  # once per channel: a channel stays transactional
+                channel.gitbeat_tx = True
             for entry, spec, dues in batch:
                 task = tasks.get(spec.task, {})
                 options: dict[str, Any] = {
@@ -355,6 +374,8 @@ class Scheduler(beat.Scheduler):
                         **options,
                     )
                     sent += 1
+            if channel is not None:
+                channel.tx_commit()  # returns once RabbitMQ holds every message of the batch
         return sent
 
     def _send_failed(self, error: BaseException) -> None:
