@@ -17,6 +17,7 @@ import pytest
 
 from tests.conftest import CI, PROJECT
 
+AMQP = "amqp://guest:guest@127.0.0.1:5672//"
 PG_HOST = os.environ.get("GITBEAT_TEST_PGHOST", "127.0.0.1")
 PG_USER = os.environ.get("GITBEAT_TEST_PGUSER", "root")
 
@@ -85,3 +86,16 @@ def rabbitmq_vhost() -> Iterator[str]:
         yield name
     finally:
         subprocess.run(["rabbitmqctl", "delete_vhost", name], capture_output=True, timeout=60)
+
+
+def rabbitmq_available() -> None:
+    """Skip without RabbitMQ, except in CI, where its absence is a failure."""
+    import kombu
+
+    try:
+        with kombu.Connection(AMQP, connect_timeout=5) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as error:  # noqa: BLE001 - any failure to connect means the same here
+        if CI:
+            raise
+        pytest.skip(f"no RabbitMQ at {AMQP}: {error}")

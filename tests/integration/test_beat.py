@@ -24,11 +24,11 @@ import kombu
 import pytest
 
 from gitbeat.scheduler import task_id
-from tests.conftest import CI, gitbeat
+from tests.conftest import gitbeat
+from tests.integration.conftest import AMQP, rabbitmq_available
 from tests.integration.test_store import rows
 
 pytestmark = pytest.mark.integration
-AMQP = "amqp://guest:guest@127.0.0.1:5672//"
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,7 @@ class Consumer(threading.Thread):
 @pytest.fixture
 def queue_name() -> Iterator[str]:
     name = f"gitbeat-test-{uuid.uuid4().hex[:10]}"
-    try:
-        with kombu.Connection(AMQP, connect_timeout=5) as connection:
-            connection.ensure_connection(max_retries=1)
-    except Exception as error:  # noqa: BLE001
-        if CI:
-            raise
-        pytest.skip(f"no RabbitMQ at {AMQP}: {error}")
+    rabbitmq_available()
     yield name
     with kombu.Connection(AMQP) as connection:
         channel = connection.channel()

@@ -34,10 +34,9 @@ from celery import Celery
 from gitbeat.app import create_app
 from gitbeat.runtime import applied_config
 from gitbeat.settings import Settings
-from tests.conftest import CI
+from tests.integration.conftest import AMQP, rabbitmq_available
 
 pytestmark = pytest.mark.integration
-AMQP = "amqp://guest:guest@127.0.0.1:5672//"
 SETTINGS_PREFIXES = ("CELERY_", "GITBEAT_", "REDIS_", "FLOWER_")
 
 HANDLERS = '''
@@ -87,16 +86,6 @@ def free_environment() -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(SETTINGS_PREFIXES)}
     environment["PYTHONDONTWRITEBYTECODE"] = "1"
     return environment
-
-
-def rabbitmq_available() -> None:
-    try:
-        with kombu.Connection(AMQP, connect_timeout=5) as connection:
-            connection.ensure_connection(max_retries=1)
-    except Exception as error:  # noqa: BLE001
-        if CI:
-            raise
-        pytest.skip(f"no RabbitMQ at {AMQP}: {error}")
 
 
 class Project:
