@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import Diagnostic, GitbeatError, Severity
 from .spec import _NAME, SECTIONS, LocatedValueError, Model, ProjectSpec, QueueSpec, ScheduleSpec, TaskSpec
-from .yamlsource import MAX_FILE_BYTES, Document, Path as DataPath, Position, YamlProblem, decode, load_yaml
+from .yamlsource import MAX_FILE_BYTES, Document, Path as DataPath, YamlProblem, decode, load_yaml
 
 CONFIG_DIRS = ("tasks", "schedules")
 PROJECT_FILE = "gitbeat.yaml"

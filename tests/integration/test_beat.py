@@ -6,7 +6,6 @@ with the time it arrived, so tests check ids, due times, arrival delays and gaps
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -363,7 +362,6 @@ def test_a_broker_restart_is_survived_and_nothing_unsent_is_recorded(beats: Beat
     time.sleep(2)
     consumer.stop()
     subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=60)
-    stopped = time.time()
     try:
         time.sleep(3)
     finally:

@@ -13,7 +13,6 @@ import psycopg2
 import pytest
 
 from gitbeat.store import APPLY_LOCK
-from tests.conftest import gitbeat
 from tests.integration.test_store import edit, engine, rows, run
 
 pytestmark = pytest.mark.integration
