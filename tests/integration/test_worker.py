@@ -29,14 +29,17 @@ from typing import Any
 
 import kombu
 import pytest
+import redis
 from celery import Celery
 
 from gitbeat.app import create_app
 from gitbeat.runtime import applied_config
 from gitbeat.settings import Settings
+from tests.conftest import CI
 from tests.integration.conftest import AMQP, rabbitmq_available
 
 pytestmark = pytest.mark.integration
+REDIS_DB = 3  # queue names are unique per test; this database only keeps them off the seed's default
 SETTINGS_PREFIXES = ("CELERY_", "GITBEAT_", "REDIS_", "FLOWER_")
 
 HANDLERS = '''
@@ -96,9 +99,10 @@ class Project:
         self.events = root / "events.log"
         self.fixed = root / "fixed"
         self.environment = free_environment()
-        if broker == "rabbitmq":
+        if broker in ("rabbitmq", "redis"):
             assert database is not None
-            self.environment |= {"CELERY_BROKER": "rabbitmq", "CELERY_RESULT_BACKEND": "db+" + database}
+            self.environment |= {"CELERY_BROKER": broker, "CELERY_RESULT_BACKEND": "db+" + database,
+                                 "CELERY_BROKER_REDIS_DATABASE": str(REDIS_DB)}
         self.workers: list[subprocess.Popen[str]] = []
         self._app: Celery | None = None
 
@@ -181,8 +185,9 @@ class Project:
         """An app with the same settings as the workers, from the test process (the environment ignored)."""
         if self._app is None:
             fields: dict[str, Any] = {"broker": self.broker, "broker_url_override": None}
-            if self.broker == "rabbitmq":
-                fields |= {"database_url": self.database, "result_backend": "db+" + str(self.database)}
+            if self.broker in ("rabbitmq", "redis"):
+                fields |= {"database_url": self.database, "result_backend": "db+" + str(self.database),
+                           "redis_database": REDIS_DB}
             settings = Settings(_env_file=None, **fields)  # type: ignore[call-arg]
             _, config = applied_config(self.root, settings)
             self._app = create_app(self.root, settings, config, name=f"client-{self.queue}")
@@ -246,12 +251,18 @@ def tmp_project(request: pytest.FixtureRequest, tmp_path: Path, broker: str) -> 
     database = None
     if broker == "rabbitmq":
         rabbitmq_available()
+    if broker == "redis":
+        redis_available()
+    if broker in ("rabbitmq", "redis"):
         database = request.getfixturevalue("postgres_url")
     started = Project(tmp_path / "project", queue, broker, database)
     try:
         yield started
     finally:
         started.close()
+        if broker == "redis":
+            client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+            client.delete(queue, f"{queue}.dlq", f"_kombu.binding.{queue}", f"_kombu.binding.{queue}.dlq")
         if broker == "rabbitmq":
             with kombu.Connection(AMQP) as connection:
                 channel = connection.channel()
@@ -263,6 +274,15 @@ def tmp_project(request: pytest.FixtureRequest, tmp_path: Path, broker: str) -> 
                             channel = connection.channel()
 
 
+def redis_available() -> None:
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB, socket_connect_timeout=5).ping()
+    except redis.RedisError as error:
+        if CI:
+            raise
+        pytest.skip(f"no Redis on 127.0.0.1:6379: {error}")
+
+
 def only(broker_name: str):  # noqa: ANN201 - a pytest mark
     return pytest.mark.parametrize("broker", [broker_name], indirect=True)
 
@@ -270,6 +290,7 @@ def only(broker_name: str):  # noqa: ANN201 - a pytest mark
 # -- 1. a task runs with the options its YAML declares ----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("broker", ["rabbitmq", "embedded", "redis"], indirect=True)
 def test_retries_are_counted_and_back_off_as_declared(tmp_project: Project) -> None:
     tmp_project.write("{}", """
         flaky:
@@ -338,6 +359,7 @@ def test_a_rate_limit_spaces_the_runs(tmp_project: Project) -> None:
 # -- 2. dead letters ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("broker", ["rabbitmq", "embedded", "redis"], indirect=True)
 def test_a_task_that_fails_for_good_is_dead_lettered_and_replayed(tmp_project: Project) -> None:
     tmp_project.write("{dead_letter: true}", """
         flaky:
