@@ -262,7 +262,8 @@ def tmp_project(request: pytest.FixtureRequest, tmp_path: Path, broker: str) -> 
         started.close()
         if broker == "redis":
             client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
-            client.delete(queue, f"{queue}.dlq", f"_kombu.binding.{queue}", f"_kombu.binding.{queue}.dlq")
+            for key in client.scan_iter(f"*{queue}*"):  # the queues and kombu's bindings of them
+                client.delete(key)
         if broker == "rabbitmq":
             with kombu.Connection(AMQP) as connection:
                 channel = connection.channel()
