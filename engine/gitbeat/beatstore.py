@@ -80,8 +80,7 @@ class BeatStore:
         self.process_id = f"{socket.gethostname()}:{os.getpid()}"
 
     def latest_revision(self) -> int | None:
-        with self.store.connect() as connection:
-            return connection.execute(sa.select(sa.func.max(revisions.c.id))).scalar()
+        return self.store.latest_revision()
 
     def revision_config(self) -> tuple[int | None, dict[str, Any]]:
         """The latest revision's id and its project, queues and tasks."""

@@ -61,8 +61,9 @@ def prepare_path(root: Path) -> None:
     if resolved in sys.path:
         sys.path.remove(resolved)
     sys.path.insert(0, resolved)
+    local = local_packages(root.resolve())
     for name in list(sys.modules):
-        if name.split(".")[0] in local_packages(root.resolve()):
+        if name.split(".")[0] in local:
             del sys.modules[name]
     importlib.invalidate_caches()
 

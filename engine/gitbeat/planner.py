@@ -7,11 +7,12 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any, Literal
 
 from .loader import Config
 from .spec import ScheduleSpec
-from .timing import next_fire
+from .timing import fire_times
 
 Action = Literal["add", "change", "remove", "drift"]
 Effect = Literal["live", "restart"]
@@ -245,12 +246,5 @@ def _diff_items(
 
 
 def _fires(spec: ScheduleSpec, now: datetime, anchor: datetime | None, count: int) -> list[datetime]:
-    if count <= 0:
-        return []
     assert spec.timezone is not None
-    found: list[datetime] = []
-    moment = next_fire(spec, spec.timezone, now, anchor or now)
-    while moment is not None and len(found) < count:
-        found.append(moment)
-        moment = next_fire(spec, spec.timezone, moment, anchor or now)
-    return found
+    return list(islice(fire_times(spec, spec.timezone, now, anchor), max(count, 0)))

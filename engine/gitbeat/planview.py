@@ -46,10 +46,10 @@ def _lines(change: Change) -> list[str]:
     if change.action == "drift":
         head += ": changed in the database outside gitbeat; apply restores the config"
     lines = [head]
-    if change.action != "add" or change.kind != "schedule":
-        lines += [f"    {f.field}: {_value(f.old)} → {_value(f.new)}" for f in change.fields if change.action != "add"]
-    if change.action == "add" and change.kind != "schedule":
+    if change.action == "add":  # a new schedule has no fields here: its head line describes it
         lines += [f"    {f.field}: {_value(f.new)}" for f in change.fields if f.new not in (None, [], {}, False)]
+    else:
+        lines += [f"    {f.field}: {_value(f.old)} → {_value(f.new)}" for f in change.fields]
     if change.next_fires:
         timezone = change.spec.timezone if change.spec is not None else None
         lines.append("    next: " + ", ".join(_when(m, timezone) for m in change.next_fires))

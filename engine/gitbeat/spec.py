@@ -184,13 +184,6 @@ class RetrySpec(Model):
     backoff_max: Duration = 600
     jitter: bool = True
 
-    def delays(self) -> list[float]:
-        """The largest delay before each retry, in order (jitter only shortens them)."""
-        if self.backoff == "fixed":
-            return [self.delay] * self.max_retries
-        # 2.0 ** 1023 caps the factor: a float delay times 2**1024 raised OverflowError.
-        return [min(self.backoff_max, self.delay * 2.0 ** min(attempt, 1023)) for attempt in range(self.max_retries)]
-
     def countdown(self, retries: int, rng: random.Random | None = None) -> float:
         """The delay before the retry that follows `retries` earlier ones.
 
@@ -203,7 +196,7 @@ class RetrySpec(Model):
         return (rng or random).uniform(0, ceiling) if self.jitter else ceiling
 
     def budget(self) -> float:
-        """sum(delays()) without building the list: max_retries may be any number."""
+        """The longest total of the delays between retries: what a failing run may take."""
         if self.backoff == "fixed":
             return self.delay * self.max_retries
         total, step = 0.0, float(self.delay)
