@@ -167,12 +167,12 @@ def _gitbeat_app(p: dict[str, Any]) -> Any:
     """The Celery app as `gitbeat beat` builds it: settings, then the latest revision's config."""
     from gitbeat.app import create_app
     from gitbeat.beatstore import BeatStore
-    from gitbeat.settings import Settings, database_url
+    from gitbeat.settings import Settings, normalise_database_url
     from gitbeat.store import Store
 
     root = Path(p["root"])
     settings = Settings(_env_file=None, database_url=p["url"], broker_url_override=p["broker"])  # type: ignore[call-arg]
-    store = Store(database_url(p["url"], root))
+    store = Store(normalise_database_url(p["url"], root))
     _, config = BeatStore(store).revision_config()
     store.engine.dispose()
     return create_app(root, settings, config)
@@ -568,10 +568,10 @@ def load_desired(root: Path) -> Any:
 
 def apply_desired(url: str, desired: Any) -> tuple[float, float, int | None]:
     """A store apply in this process: (started, committed, revision), as epoch seconds."""
-    from gitbeat.settings import database_url
+    from gitbeat.settings import normalise_database_url
     from gitbeat.store import RevisionMeta, Store
 
-    store = Store(database_url(url, Path(".")))
+    store = Store(normalise_database_url(url, Path(".")))
     try:
         started = time.time()
         _, revision = store.apply(desired, RevisionMeta(author="bench/beat.py"), datetime.now(UTC))

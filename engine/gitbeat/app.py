@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib
 import inspect
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,9 @@ from celery import Celery, Task
 from kombu import Exchange, Queue
 from kombu.transport import TRANSPORT_ALIASES
 
-from .errors import GitbeatError
+from .errors import BrokerError, GitbeatError
 from .imports import Allowed, prepare_path, resolve_exception, resolve_handler
-from .settings import Settings, broker_url, load_settings, result_backend_url
+from .settings import Settings, broker_url, database_url, load_settings, result_backend_url, safe_url
 from .spec import RetrySpec
 from .taskbase import FailureLogFilter, GitbeatTask, retrying
 
@@ -80,10 +82,11 @@ def create_app(
     config = config or {}
     project = config.get("project") or {}
     default_queue = project.get("default_queue", "celery")
+    backend = result_backend_url(settings, root)
     app = Celery(name, set_as_current=True)
     app.conf.update(
         broker_url=broker_url(settings, root),
-        result_backend=result_backend_url(settings.result_backend, root),
+        result_backend=backend,
         task_track_started=True,
         timezone=project.get("timezone", "UTC"),
         enable_utc=True,
@@ -98,9 +101,9 @@ def create_app(
         beat_scheduler="gitbeat.scheduler:Scheduler",
     )
     # Celery reads CELERY_RESULT_BACKEND from the environment over its config: pin the normalised URL.
-    app.backend_cls = result_backend_url(settings.result_backend, root)
+    app.backend_cls = backend
     app.conf.gitbeat_root = str(root)
-    app.conf.gitbeat_database_url = settings.database_url
+    app.conf.gitbeat_database_url = database_url(settings, root)
     return app
 
 
@@ -218,10 +221,34 @@ def _exception(name: str, allowed: Allowed) -> type[BaseException]:
     return found
 
 
+@contextlib.contextmanager
+def broker_errors(app: Celery, doing: str) -> Iterator[None]:
+    """Turn what kombu, py-amqp and redis raise when the broker is away or refuses us into one BrokerError line."""
+    try:
+        yield
+    except Exception as error:
+        where = safe_url(app.conf.broker_url)
+        # kombu wraps a refused or dropped connection in its own OperationalError
+        cause = error.__cause__
+        unreachable = isinstance(error, OSError) or isinstance(cause, OSError) or (
+            cause is not None and type(cause).__name__ in ("ConnectionError", "TimeoutError")  # redis-py's own
+        )
+        if unreachable:
+            raise BrokerError(f"cannot reach the broker at {where} to {doing}: {_line(error)}") from None
+        if type(error).__module__.split(".")[0] not in ("amqp", "kombu", "redis"):
+            raise
+        raise BrokerError(f"the broker at {where} refused to {doing}: {_line(error)}") from None
+
+
+def _line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
 def declare_queues(app: Celery) -> None:
     """Declare every configured queue, dead-letter queues too: RabbitMQ's DLX needs its target to exist."""
-    with app.connection_for_write() as connection:
-        connection.ensure_connection(max_retries=3)
+    with broker_errors(app, "declare the queues"), app.connection_for_write() as connection:
+        connection.ensure_connection(max_retries=2, interval_start=0.5, interval_step=0.5)
         channel = connection.default_channel
         for queue in app.conf.task_queues or []:
             queue(channel).declare()

@@ -1,4 +1,9 @@
-"""The `gitbeat` command: parse arguments, dispatch to commands/<name>.py, map errors to exit codes."""
+"""The `gitbeat` command: parse arguments, dispatch to commands/<name>.py, map every error to an exit code.
+
+`main` is the one error handler: a user's mistake (GitbeatError, a wrong option) is one
+line on stderr and exit 1, a config with errors prints each located error, Ctrl-C is
+130, and anything else is a bug: one line on stderr, exit 3, the traceback in a log file.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
-from .commands import FAILED
-from .errors import GitbeatError
+from .errors import BUG, FAILED, INTERRUPTED, ConfigError, GitbeatError, UsageError
 
 COMMANDS = {
     "validate": "check the config files",
@@ -27,27 +34,54 @@ COMMANDS = {
     "flower": "run Flower (port 8555) to watch the workers",
     "dev": "run everything on the embedded default and reload on every edit",
 }
+# Commands that hand the arguments after `--` to Celery or Flower.
+PASSES_THROUGH = ("beat", "worker", "flower")
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+class Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError (one line, exit 1) instead of printing usage and exiting 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def parse(arguments: list[str]) -> argparse.Namespace:
+    """The parsed command line; an option gitbeat does not know is one line, with a hint for Celery's own."""
+    command = _command_of(arguments)
+    args, unknown = build_parser(command).parse_known_args(arguments)
+    if unknown:
+        message = f"unrecognized arguments: {' '.join(unknown)}"
+        if command in PASSES_THROUGH:
+            start = arguments.index(unknown[0])
+            passed = " ".join(a for a in arguments[start:] if a != "--")
+            message += f"; Celery's own options go after `--`: gitbeat {command} -- {passed}"
+        raise UsageError(f"{message} (see `gitbeat {command or ''} --help`)".replace("  ", " "))
+    return args
+
+
+def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Given before or after the command; after wins. Below the top the defaults are
+    # suppressed, so a value given before the command is not reset.
+    default_config = Path(os.environ.get("GITBEAT_CONFIG", "."))
     parser.add_argument(
-        "--config",
-        type=Path,
-        default=Path(os.environ.get("GITBEAT_CONFIG", ".")),
-        metavar="DIR",
+        "--config", type=Path, metavar="DIR", default=default_config if top else argparse.SUPPRESS,
         help="the config root (default: $GITBEAT_CONFIG or .)",
     )
-    parser.add_argument("--database", metavar="URL", default=None, help="database URL (default: $GITBEAT_DATABASE_URL)")
+    parser.add_argument(
+        "--database", metavar="URL", default=None if top else argparse.SUPPRESS,
+        help="database URL (default: $GITBEAT_DATABASE_URL)",
+    )
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only the module of `command` is imported, so each command starts fast."""
-    parser = argparse.ArgumentParser(prog="gitbeat", description="Celery tasks, queues and schedules declared in git.")
+    parser = Parser(prog="gitbeat", description="Celery tasks, queues and schedules declared in git.")
     parser.add_argument("--version", action="version", version=f"gitbeat {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _common(parser, top=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
     for name, summary in COMMANDS.items():
         sub = subparsers.add_parser(name, help=summary, description=summary)
-        _common(sub)
+        _common(sub, top=False)
         if name == command:
             module = importlib.import_module(f".commands.{name}", __package__)
             sub.description = module.__doc__
@@ -56,19 +90,73 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    arguments = sys.argv[1:] if argv is None else argv
-    command = next((argument for argument in arguments if argument in COMMANDS), None)
-    args = build_parser(command).parse_args(arguments)
+def _command_of(arguments: list[str]) -> str | None:
+    """The command named on the line: the first argument that is one, before any `--`."""
+    for argument in arguments:
+        if argument == "--":
+            return None
+        if argument in COMMANDS:
+            return argument
+    return None
+
+
+def log_path() -> Path:
+    """Where tracebacks of unexpected errors go (pre-commit's place: the user's cache)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(cache) / "gitbeat" / "gitbeat.log"
+
+
+def _report_bug(error: BaseException, arguments: list[str]) -> int:
+    path = log_path()
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as log:
+            log.write(f"--- {datetime.now(UTC).isoformat()} gitbeat {__version__} {' '.join(arguments[:1])}\n")
+            log.write("".join(traceback.format_exception(error)))
+        where = f"the traceback is in {path}"
+    except OSError:
+        where = "no log file could be written"
+    print(f"gitbeat: an unexpected error ({type(error).__name__}), please report it; {where}", file=sys.stderr)
+    return BUG
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = parse(arguments)
         return int(args.run(args))
+    except ConfigError as error:
+        from . import report
+
+        report.write_text(error.diagnostics, sys.stderr)
+        print(f"gitbeat: {error}", file=sys.stderr)
+        return FAILED
     except GitbeatError as error:
         print(f"gitbeat: error: {error}", file=sys.stderr)
         return FAILED
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
     except BrokenPipeError:
         return FAILED
+    except SystemExit:
+        raise  # --help and --version
+    except Exception as error:
+        click_message = _click_message(error)
+        if click_message is not None:
+            print(f"gitbeat: error: {click_message}", file=sys.stderr)
+            return FAILED
+        return _report_bug(error, arguments)
+
+
+def _click_message(error: Exception) -> str | None:
+    """A usage error from Celery's or Flower's own command line (click), as one line."""
+    if "click" not in sys.modules:
+        return None
+    import click
+
+    if isinstance(error, click.ClickException):
+        return f"celery: {error.format_message()}"
+    return None
 
 
 if __name__ == "__main__":

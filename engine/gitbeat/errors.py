@@ -1,4 +1,4 @@
-"""The exception tree of gitbeat and the located diagnostic every check reports."""
+"""The exception tree of gitbeat, its exit codes, and the located diagnostic every check reports."""
 
 from __future__ import annotations
 
@@ -6,6 +6,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning"]
+
+# Exit codes: every command returns one of these (`cli.main` maps exceptions onto them).
+OK = 0
+FAILED = 1  # the user's input, settings or environment: one clear line says what
+CHANGES = 2  # `plan --detailed-exitcode`: there is something to apply
+BUG = 3  # an unexpected error: the traceback goes to a log file, not the terminal
+INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
 
 
 @dataclass(frozen=True, order=True)
@@ -36,16 +43,24 @@ class Diagnostic:
 
 
 class GitbeatError(Exception):
-    """Raised when gitbeat cannot do what it was asked; the message is for a person."""
+    """Raised when gitbeat cannot do what it was asked; the message is one line for a person."""
+
+
+class UsageError(GitbeatError):
+    """Raised when the command line is wrong."""
+
+
+class SettingsError(GitbeatError):
+    """Raised when a setting (environment, `.env` or option) is invalid; names the setting, never its secret."""
 
 
 class ConfigError(GitbeatError):
     """Raised when the config has errors; carries every diagnostic found."""
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        self.diagnostics = diagnostics
-        errors = [d for d in diagnostics if d.severity == "error"]
-        super().__init__(f"{len(errors)} error(s) in the config")
+        self.diagnostics = [d for d in diagnostics if d.severity == "error"]
+        count = len(self.diagnostics)
+        super().__init__(f"{count} error{'' if count == 1 else 's'} in the config; nothing was changed")
 
 
 class UnknownScheduleError(GitbeatError):
@@ -54,3 +69,7 @@ class UnknownScheduleError(GitbeatError):
 
 class StoreError(GitbeatError):
     """Raised when the database cannot be reached or refuses a change; nothing was changed."""
+
+
+class BrokerError(GitbeatError):
+    """Raised when the broker cannot be reached or refuses the login."""

@@ -15,7 +15,7 @@ def applied_config(root: Path, settings: Settings) -> tuple[int | None, dict[str
     """(revision id, {project, queues, tasks}) from the store; the validated files when none was applied."""
     from .beatstore import BeatStore
 
-    store = Store(database_url(settings.database_url, root))
+    store = Store(database_url(settings, root))
     try:
         store.ensure_schema()
         revision, config = BeatStore(store).revision_config()

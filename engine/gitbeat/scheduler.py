@@ -109,8 +109,8 @@ class Scheduler(beat.Scheduler):
 
     def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
         root = Path(getattr(app.conf, "gitbeat_root", None) or ".")
-        url = getattr(app.conf, "gitbeat_database_url", None) or load_settings(root).database_url
-        self.store = Store(database_url(url, root))
+        url = getattr(app.conf, "gitbeat_database_url", None) or database_url(load_settings(root), root)
+        self.store = Store(url)
         self.beatstore = BeatStore(self.store)
         self.leadership = leadership_for(self.store.engine)
         self.entries: dict[str, Entry] = {}

@@ -138,22 +138,47 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else type(original).__name__
 
 
-class Store:
-    """The schedules and revisions in one database."""
+def _connection_lost(error: BaseException) -> bool:
+    text = _first_line(error)
+    return bool(getattr(error, "connection_invalidated", False)) or any(
+        marker in text for marker in ("terminat", "closed", "server closed", "connection already closed")
+    )
 
-    def __init__(self, url: str, *, lock_timeout: float = 30.0) -> None:
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    """The file of a SQLite store (None for PostgreSQL and in-memory SQLite)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return Path(engine.url.database)
+
+
+class Store:
+    """The schedules and revisions in one database.
+
+    A `readonly` store (plan, status, history, next) never writes: it creates no file,
+    folder or table, runs its transactions read-only (PostgreSQL) or `query_only`
+    (SQLite), and reads a missing or empty database as one with nothing applied.
+    """
+
+    def __init__(self, url: str, *, lock_timeout: float = 30.0, readonly: bool = False) -> None:
         self.lock_timeout = lock_timeout
+        self.readonly = readonly
         connect_args: dict[str, Any] = {}
         if url.startswith("sqlite"):
             connect_args["timeout"] = lock_timeout
         elif url.startswith("postgresql"):
             connect_args["connect_timeout"] = 5
             connect_args["application_name"] = "gitbeat"
+            if readonly:
+                connect_args["options"] = "-c default_transaction_read_only=on"
         self.engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_connect)
+        self._file = _sqlite_file(self.engine)
+        if self._file is not None and not readonly:
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_query_only if readonly else _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
-        self._migrated = False
+        self._schema: str | None = None  # the schema version once known to be usable
 
     @property
     def dialect(self) -> str:
@@ -165,6 +190,9 @@ class Store:
     @contextmanager
     def connect(self, *, write: bool = False) -> Iterator[Connection]:
         """A transaction; database errors become one clear StoreError line."""
+        if write and self.readonly:
+            raise StoreError("internal: a read-only store was asked to write")
+        dbapi_error = getattr(self.engine.dialect.dbapi, "Error", DBAPIError)
         try:
             with self.engine.connect() as connection:
                 connection.info["immediate"] = write
@@ -176,14 +204,16 @@ class Store:
             raise
         except OperationalError as error:
             raise StoreError(self._explain(error)) from None
-        except DBAPIError as error:
+        except (DBAPIError, dbapi_error) as error:
+            if _connection_lost(error):
+                raise StoreError(self._explain(error)) from None
             raise StoreError(f"database error at {self.describe()}: {_first_line(error)}") from None
 
-    def _explain(self, error: OperationalError) -> str:
+    def _explain(self, error: BaseException) -> str:
         text = _first_line(error)
         if "database is locked" in text:
             return f"another gitbeat apply is running; gave up after waiting {self.lock_timeout:g}s"
-        if getattr(error, "connection_invalidated", False) or "terminat" in text or "closed" in text:
+        if _connection_lost(error):
             return (
                 f"lost the connection to the database at {self.describe()} ({text}); "
                 "the transaction was rolled back and nothing was changed"
@@ -207,6 +237,9 @@ class Store:
     # --- schema -----------------------------------------------------------------
 
     def schema_version(self) -> str | None:
+        """The schema's version; None for a database (or SQLite file) that gitbeat has not set up."""
+        if self._file is not None and not self._file.exists():
+            return None
         with self.connect() as connection:
             if not sa.inspect(connection).has_table(VERSION_TABLE):
                 return None
@@ -216,7 +249,7 @@ class Store:
         """Migrate to the newest schema; returns the version it started from."""
         before = self.schema_version()
         if before == HEAD:
-            self._migrated = True
+            self._schema = HEAD
             return before
         from alembic import command
         from alembic.config import Config as AlembicConfig
@@ -226,12 +259,31 @@ class Store:
         with self.connect(write=True) as connection:
             alembic.attributes["connection"] = connection
             command.upgrade(alembic, "head")
-        self._migrated = True
+        self._schema = HEAD
         return before
 
-    def ensure_schema(self) -> None:
-        if not self._migrated:
+    def ensure_schema(self) -> bool:
+        """Whether gitbeat's tables are there to read: a writer migrates them; a reader never does.
+
+        A read-only store on a database that gitbeat has not set up reads as empty; one
+        whose schema is older or newer than this gitbeat's is refused in one line.
+        """
+        if self._schema is not None:
+            return self._schema != "none"
+        if not self.readonly:
             self.upgrade()
+            return True
+        version = self.schema_version()
+        if version is None:
+            self._schema = "none"
+            return False
+        if version != HEAD:
+            raise StoreError(
+                f"the database at {self.describe()} has gitbeat schema {version}, and this gitbeat reads {HEAD}: "
+                "run `gitbeat db upgrade` (apply also does it) with a gitbeat of the same version"
+            )
+        self._schema = version
+        return True
 
     # --- reading ------------------------------------------------------------------
 
@@ -263,18 +315,21 @@ class Store:
         return current, latest.config_digest
 
     def plan(self, desired: Desired, now: datetime, *, prune: bool = True, fires: int = 3) -> Plan:
-        self.ensure_schema()
-        with self.connect() as connection:
-            current, _ = self.current(connection)
+        current = Current({})
+        if self.ensure_schema():
+            with self.connect() as connection:
+                current, _ = self.current(connection)
         return diff(desired, current, now, prune=prune, fires=fires)
 
     def latest_revision(self) -> int | None:
-        self.ensure_schema()
+        if not self.ensure_schema():
+            return None
         with self.connect() as connection:
             return connection.execute(sa.select(sa.func.max(revisions.c.id))).scalar()
 
     def history(self, limit: int) -> list[Revision]:
-        self.ensure_schema()
+        if not self.ensure_schema():
+            return []
         with self.connect() as connection:
             rows = connection.execute(
                 sa.select(revisions).order_by(revisions.c.id.desc()).limit(limit)
@@ -295,7 +350,8 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """Schedules by kind, and how many managed rows drifted."""
-        self.ensure_schema()
+        if not self.ensure_schema():
+            return dict.fromkeys(("done", "managed", "unmanaged", "enabled", "disabled", "drifted", "tasks", "queues"), 0)
         with self.connect() as connection:
             current, _ = self.current(connection)
             fired = {
@@ -435,6 +491,14 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    # A reader: no journal-mode change (that writes the file), and SQLite refuses any write.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
     cursor.close()
 
 

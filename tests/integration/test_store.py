@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from gitbeat.settings import database_url as normalise
+from gitbeat.settings import normalise_database_url as normalise
 from tests.conftest import gitbeat
 
 pytestmark = pytest.mark.integration

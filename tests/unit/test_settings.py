@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gitbeat.errors import GitbeatError
-from gitbeat.settings import broker_url, database_url, load_settings, result_backend_url
+from gitbeat.settings import broker_url, database_url, load_settings, normalise_database_url, result_backend_url
 
 NAMES = [
     "GITBEAT_DATABASE_URL", "CELERY_BROKER", "CELERY_RABBITMQ_HOST", "CELERY_RABBITMQ_PORT",
@@ -25,9 +25,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults_are_the_embedded_ones(tmp_path: Path) -> None:
     settings = load_settings(tmp_path)
-    assert database_url(settings.database_url, tmp_path) == f"sqlite:///{tmp_path / '.gitbeat' / 'gitbeat.db'}"
+    assert database_url(settings, tmp_path) == f"sqlite:///{tmp_path / '.gitbeat' / 'gitbeat.db'}"
     assert broker_url(settings, tmp_path) == f"gitbeat-sqlite+sqlite:///{tmp_path / '.gitbeat' / 'broker.db'}"
-    assert result_backend_url(settings.result_backend, tmp_path) == f"db+sqlite:///{tmp_path / '.gitbeat' / 'results.db'}"
+    assert result_backend_url(settings, tmp_path) == f"db+sqlite:///{tmp_path / '.gitbeat' / 'results.db'}"
     assert (tmp_path / ".gitbeat").is_dir()
     assert settings.flower_basic_auth is None
 
@@ -59,7 +59,7 @@ def test_dotenv_in_the_config_root(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (tmp_path / ".env").write_text("CELERY_BROKER='rabbitmq'\nGITBEAT_DATABASE_URL=postgresql://u@db/x\n")
     settings = load_settings(tmp_path)
     assert settings.broker == "rabbitmq"
-    assert database_url(settings.database_url, tmp_path) == "postgresql+psycopg2://u@db/x"
+    assert database_url(settings, tmp_path) == "postgresql+psycopg2://u@db/x"
     monkeypatch.setenv("CELERY_BROKER", "redis")  # the environment wins over .env
     assert load_settings(tmp_path).broker == "redis"
 
@@ -80,7 +80,7 @@ def test_database_flag_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     ],
 )
 def test_database_urls(given: str, expected: str, tmp_path: Path) -> None:
-    assert database_url(given, tmp_path) == expected
+    assert normalise_database_url(given, tmp_path) == expected
 
 
 @pytest.mark.parametrize(
@@ -91,8 +91,9 @@ def test_database_urls(given: str, expected: str, tmp_path: Path) -> None:
         ("redis://h:6379/2", "redis://h:6379/2"),
     ],
 )
-def test_result_backend_urls(given: str, expected: str, tmp_path: Path) -> None:
-    assert result_backend_url(given, tmp_path) == expected
+def test_result_backend_urls(given: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", given)
+    assert result_backend_url(load_settings(tmp_path), tmp_path) == expected
 
 
 def test_an_unknown_broker_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

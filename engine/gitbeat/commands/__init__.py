@@ -3,40 +3,36 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..errors import CHANGES, FAILED, OK, ConfigError
 
 if TYPE_CHECKING:
     from ..loader import Config
     from ..store import Store
 
-OK = 0
-FAILED = 1
-CHANGES = 2
+__all__ = ["CHANGES", "FAILED", "OK", "celery_arguments", "open_store", "valid_config"]
 
 
-def valid_config(args: argparse.Namespace) -> Config | None:
-    """The fully validated config, or None after printing its errors to stderr."""
-    from .. import report
+def valid_config(args: argparse.Namespace) -> Config:
+    """The fully validated config; raises ConfigError (printed, located, by cli.main) when it has errors."""
     from .validate import collect
 
     config, diagnostics = collect(Path(args.config))
-    errors = [d for d in diagnostics if d.severity == "error"]
-    if errors:
-        report.write_text(errors, sys.stderr)
-        print(f"gitbeat: {report.plural(len(errors), 'error')} in the config; nothing was changed", file=sys.stderr)
-        return None
+    if any(d.severity == "error" for d in diagnostics):
+        raise ConfigError(diagnostics)
     return config
 
 
-def open_store(args: argparse.Namespace, *, lock_timeout: float = 30.0) -> Store:
+def open_store(args: argparse.Namespace, *, readonly: bool = False, lock_timeout: float = 30.0) -> Store:
+    """The store named by --database or the settings; a `readonly` one never creates or changes anything."""
     from ..settings import database_url, load_settings
     from ..store import Store
 
     root = Path(args.config)
-    settings = load_settings(root, args.database)
-    return Store(database_url(settings.database_url, root), lock_timeout=lock_timeout)
+    url = database_url(load_settings(root, args.database), root)
+    return Store(url, lock_timeout=lock_timeout, readonly=readonly)
 
 
 def celery_arguments(args: argparse.Namespace) -> list[str]:

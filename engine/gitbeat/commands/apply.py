@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import gitinfo
 from ..planner import desired_state
-from . import FAILED, OK, open_store, valid_config
+from . import OK, open_store, valid_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,8 +22,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = valid_config(args)
-    if config is None:
-        return FAILED
     from ..store import RevisionMeta
 
     root = Path(args.config)

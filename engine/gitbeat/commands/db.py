@@ -13,10 +13,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args)
     if args.action == "version":
-        print(store.schema_version() or "none")
+        print(open_store(args, readonly=True).schema_version() or "none")
         return OK
+    store = open_store(args)
     before = store.upgrade()
     if before == HEAD:
         print(f"schema is up to date ({HEAD})")

@@ -7,7 +7,6 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from ..errors import GitbeatError
 from . import OK
 
 
@@ -20,18 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .. import deadletters
+    from ..app import broker_errors
     from ..runtime import configured_app
 
     _, config, app, _ = configured_app(Path(args.config), args.database)
     queue = deadletters.resolve_queue(args.queue, config.get("queues") or {})
-    try:
+    with broker_errors(app, f"{args.action} {queue}"):
         return _act(args, app, queue)
-    except (OSError, ConnectionError) as error:
-        raise GitbeatError(f"cannot reach the broker for {queue}: {error}") from None
-    except Exception as error:  # noqa: BLE001 - kombu and amqp raise their own trees; one line each
-        if type(error).__module__.split(".")[0] not in ("amqp", "kombu", "redis"):
-            raise
-        raise GitbeatError(f"cannot use queue {queue}: {str(error).strip().splitlines()[0]}") from None
 
 
 def _act(args: argparse.Namespace, app: object, queue: str) -> int:

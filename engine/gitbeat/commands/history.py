@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    revisions = open_store(args).history(max(args.n, 0))
+    revisions = open_store(args, readonly=True).history(max(args.n, 0))
     if not revisions:
         print("No revision applied yet.")
     for revision in revisions:

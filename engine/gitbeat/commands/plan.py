@@ -19,10 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = valid_config(args)
-    if config is None:
-        return FAILED
-    store = open_store(args)
+    store = open_store(args, readonly=True)
     plan = store.plan(desired_state(config), datetime.now(UTC), prune=not args.no_prune)
+    if not store.ensure_schema():
+        print(f"gitbeat: note: nothing is applied to {store.describe()} yet; apply creates gitbeat's tables",
+              file=sys.stderr)
     revision = store.latest_revision()
     render = {"text": planview.text, "markdown": planview.markdown, "json": planview.as_json}[args.format]
     sys.stdout.write(render(plan, revision))

@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = open_store(args, readonly=True)
     latest = store.history(1)
     counts = store.counts()
     print(f"database: {store.describe()}")
@@ -20,8 +20,10 @@ def run(args: argparse.Namespace) -> int:
         revision = latest[0]
         commit = (revision.git_commit or "-")[:12] + (" (dirty)" if revision.git_dirty else "")
         print(f"revision: #{revision.id} applied {revision.applied_at:%Y-%m-%d %H:%M:%S}Z by {revision.author}, commit {commit}")
-    else:
+    elif store.ensure_schema():
         print("revision: none applied yet")
+    else:
+        print("revision: none applied yet (the database has no gitbeat tables; apply creates them)")
     print(
         f"schedules: {counts['managed']} managed, {counts['unmanaged']} unmanaged; "
         f"{counts['enabled']} enabled, {counts['disabled']} disabled, {counts['done']} done (one-off, fired)"
@@ -30,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"drift: {counts['drifted']} managed schedule(s) changed outside gitbeat" if counts["drifted"] else "drift: none")
     from ..beatstore import beat_processes
 
-    processes = beat_processes(store)
+    processes = beat_processes(store) if store.ensure_schema() else []
     if not processes:
         print("beat: none running")
     for process in processes:

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import click
-
-from ..errors import GitbeatError
 from . import OK, celery_arguments
 
 
@@ -27,12 +24,9 @@ def run(args: argparse.Namespace) -> int:
     revision, config, app, settings = configured_app(root, args.database)
     register_tasks(app, config, root)
     declare_queues(app)
-    follow_revisions(app, root, database_url(settings.database_url, root), revision, config, bool(args.queues))
+    follow_revisions(app, root, database_url(settings, root), revision, config, bool(args.queues))
     queues = args.queues or ",".join(consumed_queues(config))
     applied = revision if revision is not None else "(files, none applied)"
     print(f"gitbeat: worker for revision {applied}, queues {queues}", flush=True)
-    try:
-        app.worker_main(["worker", "--loglevel", args.loglevel, "--queues", queues, *celery_arguments(args)])
-    except click.ClickException as error:  # a wrong Celery argument: one line, not click's traceback
-        raise GitbeatError(f"celery worker: {error.format_message()}") from None
+    app.worker_main(["worker", "--loglevel", args.loglevel, "--queues", queues, *celery_arguments(args)])
     return OK
