@@ -44,7 +44,9 @@ class LiveConfig:
         from .store import Store
 
         if self._store is None or self._store_pid != os.getpid():  # never share a connection across fork
-            self._store, self._store_pid = Store(self.database_url), os.getpid()
+            self._store, self._store_pid = Store(self.database_url, readonly=True), os.getpid()
+        if not self._store.ensure_schema():
+            return None, {}
         return BeatStore(self._store).revision_config()
 
     def refresh(self) -> dict[str, Any] | None:

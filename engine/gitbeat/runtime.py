@@ -15,10 +15,9 @@ def applied_config(root: Path, settings: Settings) -> tuple[int | None, dict[str
     """(revision id, {project, queues, tasks}) from the store; the validated files when none was applied."""
     from .beatstore import BeatStore
 
-    store = Store(database_url(settings, root))
+    store = Store(database_url(settings, root), readonly=True)
     try:
-        store.ensure_schema()
-        revision, config = BeatStore(store).revision_config()
+        revision, config = BeatStore(store).revision_config() if store.ensure_schema() else (None, {})
     finally:
         store.engine.dispose()
     if revision is not None:
@@ -31,9 +30,8 @@ def files_config(root: Path) -> dict[str, Any]:
     from .planner import desired_state
 
     config, diagnostics = collect(root)
-    errors = [d for d in diagnostics if d.severity == "error"]
-    if errors:
-        raise ConfigError(errors)
+    if any(d.severity == "error" for d in diagnostics):
+        raise ConfigError(diagnostics)
     return json.loads(desired_state(config).config_text())
 
 
@@ -45,10 +43,14 @@ class Runtime(NamedTuple):
 
 
 def configured_app(root: Path, database: str | None) -> Runtime:
-    """The revision, its config, the Celery app and the settings: what beat, worker, flower and dlq share."""
+    """The revision, its config, the Celery app and the settings: what beat, worker, flower and dlq share.
+
+    Every URL is checked before anything is read or created.
+    """
     from .app import create_app
-    from .settings import load_settings
+    from .settings import broker_url, load_settings, result_backend_url
 
     settings = load_settings(root, database)
+    database_url(settings, root), broker_url(settings, root), result_backend_url(settings, root)
     revision, config = applied_config(root, settings)
     return Runtime(revision, config, create_app(root, settings, config), settings)

@@ -269,14 +269,13 @@ class Store:
         whose schema is older or newer than this gitbeat's is refused in one line.
         """
         if self._schema is not None:
-            return self._schema != "none"
+            return True
         if not self.readonly:
             self.upgrade()
             return True
         version = self.schema_version()
         if version is None:
-            self._schema = "none"
-            return False
+            return False  # not remembered: a later apply may create the tables
         if version != HEAD:
             raise StoreError(
                 f"the database at {self.describe()} has gitbeat schema {version}, and this gitbeat reads {HEAD}: "
