@@ -20,9 +20,11 @@ def _value(value: Any) -> str:
 
 def _when(moment: datetime, timezone: str | None) -> str:
     utc = moment.astimezone(UTC)
+    # Seconds only when there are some: `every: 10s` showed "01:30, 01:30, 01:30".
+    clock = "%H:%M:%S" if utc.second or utc.microsecond else "%H:%M"
     if timezone in (None, "UTC"):
-        return f"{utc:%Y-%m-%d %H:%M} UTC"
-    return f"{moment.astimezone(zone(timezone)):%Y-%m-%d %H:%M %Z} ({utc:%H:%M} UTC)"
+        return f"{utc:%Y-%m-%d {clock}} UTC"
+    return f"{moment.astimezone(zone(timezone)):%Y-%m-%d {clock} %Z} ({utc:{clock}} UTC)"
 
 
 def describe(schedule: ScheduleSpec) -> str:

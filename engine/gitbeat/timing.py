@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
+from math import acos, cos, degrees, radians, sin
 from zoneinfo import ZoneInfo
 
 from .cron import Cron, parse_cron
 from .spec import ScheduleSpec
 
 MINUTE = timedelta(minutes=1)
+# The last instant with a local time in every zone (UTC offsets stay under a day): past it,
+# `astimezone` overflows east of UTC.
+LAST = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 # "0 0 29 2 *" can wait 8 years across 2100, and "0 0 29 2 */7" (a Feb 29 that is a Sunday:
 # both day fields must match) 28 years, or 40 across 2100 (2088 -> 2128).
 SEARCH_YEARS = 40
@@ -28,26 +32,33 @@ def zone(name: str) -> ZoneInfo:
 
 
 def next_wall(cron: Cron, start: datetime) -> datetime | None:
-    """The first naive wall time >= `start` (whole minutes) that `cron` matches."""
+    """The first naive wall time >= `start` (whole minutes) that `cron` matches; None when none does
+    within SEARCH_YEARS or before the end of 9999."""
     t = start
     limit = start.year + SEARCH_YEARS
-    while t.year <= limit:
-        if t.month not in cron.months:
-            later = [m for m in cron.months if m > t.month]
-            t = datetime(t.year, later[0], 1) if later else datetime(t.year + 1, cron.months[0], 1)
-            continue
-        if not cron.day_matches(t.year, t.month, t.day):
-            t = datetime(t.year, t.month, t.day) + timedelta(days=1)
-            continue
-        if t.hour not in cron.hours:
-            later = [h for h in cron.hours if h > t.hour]
-            t = t.replace(hour=later[0], minute=0) if later else datetime(t.year, t.month, t.day) + timedelta(days=1)
-            continue
-        if t.minute not in cron.minutes:
-            later = [m for m in cron.minutes if m > t.minute]
-            t = t.replace(minute=later[0]) if later else t.replace(minute=0) + timedelta(hours=1)
-            continue
-        return t
+    try:
+        while t.year <= limit:
+            if t.month not in cron.months:
+                later = [m for m in cron.months if m > t.month]
+                t = datetime(t.year, later[0], 1) if later else datetime(t.year + 1, cron.months[0], 1)
+                continue
+            if not cron.day_matches(t.year, t.month, t.day):
+                t = datetime(t.year, t.month, t.day) + timedelta(days=1)
+                continue
+            if t.hour not in cron.hours:
+                later = [h for h in cron.hours if h > t.hour]
+                if later:
+                    t = t.replace(hour=later[0], minute=0)
+                else:
+                    t = datetime(t.year, t.month, t.day) + timedelta(days=1)
+                continue
+            if t.minute not in cron.minutes:
+                later = [m for m in cron.minutes if m > t.minute]
+                t = t.replace(minute=later[0]) if later else t.replace(minute=0) + timedelta(hours=1)
+                continue
+            return t
+    except (ValueError, OverflowError):  # a step past 9999-12-31 (year 10000, or a day more)
+        return None
     return None
 
 
@@ -95,19 +106,23 @@ def cron_next(cron: Cron | str, tz: tzinfo, after: datetime) -> datetime | None:
     """The first fire time of `cron` in `tz` strictly after `after`, in UTC."""
     if isinstance(cron, str):
         cron = parse_cron(cron)
-    wall = after.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0) + MINUTE
-    while True:
-        candidate = next_wall(cron, wall)
-        if candidate is None:
-            return None
-        instant = local_to_utc(candidate, tz)
-        if instant > after:
-            return instant
-        wall = candidate + MINUTE
+    try:
+        wall = after.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0) + MINUTE
+        while True:
+            candidate = next_wall(cron, wall)
+            if candidate is None:
+                return None
+            instant = local_to_utc(candidate, tz)
+            if instant > after:
+                return instant
+            wall = candidate + MINUTE
+    except OverflowError:  # past 9999-12-31 in `tz`, or its wall time past it in UTC: none is left
+        return None
 
 
-def every_next(anchor: datetime, period: float, after: datetime) -> datetime:
-    """The first `anchor + k*period` (k >= 0) strictly after `after`: no drift, however late."""
+def every_next(anchor: datetime, period: float, after: datetime) -> datetime | None:
+    """The first `anchor + k*period` (k >= 0) strictly after `after`: no drift, however late.
+    None when it would fall after 9999-12-31."""
     step = timedelta(seconds=period)
     # In UTC: arithmetic on datetimes sharing a ZoneInfo is wall-clock arithmetic, so a
     # Berlin anchor + 1 day was 23 h across the spring change (and `after - anchor` too).
@@ -115,44 +130,84 @@ def every_next(anchor: datetime, period: float, after: datetime) -> datetime:
     if after < anchor:
         return anchor
     periods = (after - anchor) // step + 1
-    return anchor + periods * step
-
-
-SOLAR_EVENTS = {
-    "dawn_astronomical": ("dawn", 18.0),
-    "dawn_nautical": ("dawn", 12.0),
-    "dawn_civil": ("dawn", 6.0),
-    "sunrise": ("sunrise", None),
-    "solar_noon": ("noon", None),
-    "sunset": ("sunset", None),
-    "dusk_civil": ("dusk", 6.0),
-    "dusk_nautical": ("dusk", 12.0),
-    "dusk_astronomical": ("dusk", 18.0),
-}
-
-
-def solar_time(event: str, latitude: float, longitude: float, day: date) -> datetime | None:
-    """The UTC time of a solar event on `day`, or None where the sun does not do it (polar day or night)."""
-    from astral import Observer, sun
-
-    observer = Observer(latitude=latitude, longitude=longitude)
-    function, depression = SOLAR_EVENTS[event]
     try:
-        if depression is not None:
-            return getattr(sun, function)(observer, day, depression=depression, tzinfo=UTC)
-        return getattr(sun, function)(observer, day, tzinfo=UTC)
-    except ValueError:
+        return anchor + periods * step
+    except OverflowError:  # beyond what a timedelta or a datetime holds: after 9999-12-31
         return None
 
 
+# Each event as (side of noon, degrees of the sun's centre below the horizon): -1 before noon, +1
+# after, 0 at noon. Sunrise and sunset are the upper limb on the horizon through the standard
+# refraction (16' radius + 34'); the twilights are geometric, as almanacs define them.
+SOLAR_EVENTS: dict[str, tuple[int, float]] = {
+    "dawn_astronomical": (-1, 18.0),
+    "dawn_nautical": (-1, 12.0),
+    "dawn_civil": (-1, 6.0),
+    "sunrise": (-1, 50 / 60),
+    "solar_noon": (0, 0.0),
+    "sunset": (1, 50 / 60),
+    "dusk_civil": (1, 6.0),
+    "dusk_nautical": (1, 12.0),
+    "dusk_astronomical": (1, 18.0),
+}
+J2000 = datetime(2000, 1, 1, 12, tzinfo=UTC)
+CENTURY = timedelta(days=36525)
+SOLAR_SEARCH_DAYS = 370  # polar night or day lasts under a year, even at the pole
+
+
+def _cos_hour_angle(latitude: float, declination: float, depression: float) -> float:
+    """The cosine of the hour angle at which the sun's centre is `depression` below the horizon:
+    above 1 the sun stays below that altitude all day, below -1 above it."""
+    # At a pole every hour angle has the same altitude and the equation has no answer; as astral,
+    # 89.8 degrees keeps the pole's one sunrise a year.
+    phi, delta = radians(max(-89.8, min(89.8, latitude))), radians(declination)
+    return (sin(radians(-depression)) - sin(phi) * sin(delta)) / (cos(phi) * cos(delta))
+
+
+def solar_time(event: str, latitude: float, longitude: float, day: date) -> datetime | None:
+    """The UTC time, in whole seconds, of `event` on the observer's solar day `day`, or None where the
+    sun does not do it that day (polar day or night).
+
+    The solar day is the one whose mean noon is 12:00 - longitude/15 h UTC on `day`: its events lie in
+    order within 12 hours of its noon, so day after day they neither repeat nor skip, wherever they
+    fall on UTC dates (Dhaka's sunrise, near 00:00 UTC, misses a UTC date in October and falls twice on
+    one in March). Raises OverflowError past 9999-12-31.
+    """
+    # Imported here: only solar schedules need astral, and `validate` and `next` start without it.
+    from astral.sun import eq_of_time, sun_declination
+
+    side, depression = SOLAR_EVENTS[event]
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    minutes = 720 - 4 * longitude  # the mean noon: the sun's hour angle moves 4 minutes a degree
+    # The sun's declination and the equation of time (astral's NOAA series) at the event move it a
+    # little: three rounds settle it to under a second.
+    for _ in range(3):
+        century = (midnight + timedelta(minutes=minutes) - J2000) / CENTURY
+        cosine = _cos_hour_angle(latitude, sun_declination(century), depression)
+        # Out of range, the next round looks at noon or midnight, where the sun comes nearest the
+        # altitude: its declination there decides a day that only just has the event.
+        hour_angle = degrees(acos(max(-1.0, min(1.0, cosine))))
+        minutes = 720 - 4 * longitude - eq_of_time(century) + side * 4 * hour_angle
+    if side and not -1 <= cosine <= 1:
+        return None
+    return (midnight + timedelta(minutes=minutes)).replace(microsecond=0)
+
+
 def solar_next(event: str, latitude: float, longitude: float, after: datetime) -> datetime | None:
-    day = after.astimezone(UTC).date() - timedelta(days=1)
-    for offset in range(370):
-        moment = solar_time(event, latitude, longitude, day + timedelta(days=offset))
-        # Compare the whole second that is returned: comparing the unrounded time would
-        # return the same second again for an `after` equal to it (fire_times looped).
-        if moment is not None and moment.replace(microsecond=0) > after:
-            return moment.replace(microsecond=0)
+    """The first `event` strictly after `after`, in whole seconds; None when none comes within a year
+    (polar day or night) or before the end of 9999."""
+    # A solar day's events lie between noon UTC the day before its date and noon UTC the day after
+    # (give or take the equation of time's 16 minutes): the solar day before `after`'s date is the
+    # first that can hold one after it, and later solar days hold later events.
+    first = after.astimezone(UTC).date() - timedelta(days=1)
+    for offset in range(SOLAR_SEARCH_DAYS):
+        try:
+            moment = solar_time(event, latitude, longitude, first + timedelta(days=offset))
+        except OverflowError:  # past 9999-12-31, the last day a datetime holds
+            return None
+        # Compared as the whole second returned: an `after` equal to it moves on (fire_times).
+        if moment is not None and moment > after:
+            return moment
     return None
 
 
@@ -182,8 +237,11 @@ def dst_transitions(tz: tzinfo, start: datetime, days: int = 400) -> Iterator[tu
     """(instant, offset before, offset after) of each UTC offset change in the next `days`."""
     step = timedelta(hours=12)
     moment = start.astimezone(UTC)
+    # Compared as a difference: `moment + days` can pass 9999-12-31, and a step past LAST overflows.
+    end = moment + min(timedelta(days=days), LAST - step - moment)
+    if moment >= end:
+        return
     offset = moment.astimezone(tz).utcoffset()
-    end = moment + timedelta(days=days)
     while moment < end:
         following = moment + step
         new_offset = following.astimezone(tz).utcoffset()
@@ -216,7 +274,11 @@ def next_fire(schedule: ScheduleSpec, timezone: str, after: datetime, anchor: da
         assert schedule.solar is not None
         solar = schedule.solar
         moment = solar_next(solar.event, solar.latitude, solar.longitude, after)
-    if moment is not None and schedule.end_at is not None and moment > as_local(schedule.end_at, tz):
+    if moment is None or (schedule.end_at is not None and moment > as_local(schedule.end_at, tz)):
+        return None
+    try:
+        moment.astimezone(tz)
+    except OverflowError:  # its local date is past 9999-12-31: it cannot be shown or stored in `tz`
         return None
     return moment
 
@@ -251,7 +313,7 @@ def due_times(
             after = last - window
     span = timedelta(minutes=limit + 1)  # a cron fires at most once a minute
     while True:
-        start = max(after, now - span)
+        start = after if now - after <= span else now - span  # `now - span` can fall before year 1
         found: list[datetime] = []
         moment = next_fire(schedule, schedule.timezone, start, anchor)
         while moment is not None and moment <= now:
@@ -286,7 +348,8 @@ def to_fire(schedule: ScheduleSpec, after: datetime, now: datetime, anchor: date
     if not dues:
         return []
     last = next_fire(schedule, schedule.timezone, now, anchor) if jitter else None
-    on_time, missed = [], []
+    on_time: list[datetime] = []
+    missed: list[datetime] = []
     for due, later in zip(dues, [*dues[1:], last]):
         slack = min(jitter, later - due) if later is not None else jitter
         (on_time if now - due <= GRACE + slack else missed).append(due)

@@ -278,3 +278,40 @@ def test_config_option_from_elsewhere(config: Path, tmp_path: Path) -> None:
     result = gitbeat("next", "--config", config, "oneoff", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1] == "  2099-03-29 03:00:00 CEST (+0200)   2099-03-29 01:00:00 UTC"
+
+
+def test_an_applied_every_counts_from_its_stored_anchor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once applied, `next` shows the times beat fires: from the anchor in the store, not from now."""
+    import sqlalchemy as sa
+
+    from gitbeat.cli import main
+
+    root = tmp_path / "project"
+    (root / "schedules").mkdir(parents=True)
+    (root / "schedules" / "a.yaml").write_text("schedules:\n  tick:\n    task: jobs.run\n    every: 7m\n")
+    (root / "tasks").mkdir()
+    (root / "tasks" / "a.yaml").write_text("tasks:\n  jobs.run: {handler: 'handlers:run'}\n")
+    (root / "handlers.py").write_text("def run():\n    pass\n")
+    monkeypatch.delenv("GITBEAT_DATABASE_URL", raising=False)
+    database = f"sqlite:///{tmp_path / 'store.db'}"
+    assert main(["apply", "--config", str(root), "--database", database]) == 0
+    anchor = datetime(2026, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
+    engine = sa.create_engine(database)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE gitbeat_schedules SET anchor_at = ?", (anchor.replace(tzinfo=None),))
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["next", "tick", "-n", "3", "--config", str(root), "--database", database]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  (every counts from its anchor 2026-01-01 00:00:30 UTC, set when first applied)"
+    utcs = [row[2] for row in parse("\n".join(lines))]
+    assert len(utcs) == 3 and utcs[0] > datetime.now(timezone.utc) - timedelta(seconds=1)
+    assert all((moment - anchor) % timedelta(minutes=7) == timedelta(0) for moment in utcs)
+    # A timing change resets the anchor at the next apply: until then, shown from now.
+    (root / "schedules" / "a.yaml").write_text("schedules:\n  tick:\n    task: jobs.run\n    every: 9m\n")
+    assert main(["next", "tick", "-n", "1", "--config", str(root), "--database", database]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "  (every counts from the next apply, which changes its timing; shown from now)"
+    )

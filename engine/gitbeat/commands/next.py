@@ -8,12 +8,12 @@ import sys
 from datetime import UTC, datetime
 from itertools import islice
 
-from ..errors import UnknownScheduleError
+from ..errors import FAILED, OK, StoreError, UnknownScheduleError
 from ..loader import load_config, render_path
 from ..planview import describe
 from ..report import write_text
+from ..spec import ScheduleSpec
 from ..timing import fire_times, zone
-from . import FAILED, OK
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,12 +39,37 @@ def run(args: argparse.Namespace) -> int:
     if not schedule.enabled:
         header += " (disabled" + (f": {schedule.note})" if schedule.note else ")")
     print(header)
+    anchor = None
     if schedule.every is not None and schedule.start_at is None:
-        print("  (every counts from the first apply; shown from now)")
-    times = list(islice(fire_times(schedule, tz_name, now), max(args.n, 0)))
-    if not times and args.n > 0:
-        print("  no more fire times")
+        anchor, where = _applied_anchor(args, schedule)
+        print(f"  (every counts from {where})")
+    times = list(islice(fire_times(schedule, tz_name, now, anchor), max(args.n, 0)))
     for moment in times:
         local = moment.astimezone(tz)
         print(f"  {local:%Y-%m-%d %H:%M:%S %Z} ({local:%z})   {moment:%Y-%m-%d %H:%M:%S} UTC")
+    if not times and args.n > 0:
+        print("  no more fire times")
     return OK
+
+
+def _applied_anchor(args: argparse.Namespace, schedule: ScheduleSpec) -> tuple[datetime | None, str]:
+    """Where an `every` without start_at counts from: its anchor in the store when applied with the same timing."""
+    from ..planner import TIMING_FIELDS
+    from . import open_store
+
+    try:
+        store = open_store(args, readonly=True)
+        try:
+            row = store.stored_schedule(args.name)
+        finally:
+            store.engine.dispose()
+    except StoreError as error:
+        print(f"gitbeat: note: {error}", file=sys.stderr)
+        return None, "the first apply; the store cannot be read, so shown from now"
+    if row is None or row.anchor_at is None or not row.managed:
+        return None, "the first apply; shown from now"
+    stored = row.fields()
+    wanted = schedule.model_dump(mode="json")
+    if any(stored.get(field) != wanted.get(field) for field in TIMING_FIELDS):
+        return None, "the next apply, which changes its timing; shown from now"
+    return row.anchor_at, f"its anchor {row.anchor_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, set when first applied"
