@@ -11,6 +11,7 @@ from .durations import format_duration
 from .errors import Diagnostic
 from .loader import Config
 from .timing import as_local, dst_transitions, next_wall, period_seconds, zone
+from .yamlsource import cut, excerpt
 
 
 def check_config(config: Config, registered: set[str] | None, now: datetime) -> list[Diagnostic]:
@@ -66,12 +67,16 @@ def known_queues(config: Config) -> set[str]:
 def _unknown(kind: str, name: str, known: set[str]) -> str:
     close = difflib.get_close_matches(name, sorted(known), n=1)
     if close:
-        return f"unknown {kind} {name!r} (did you mean {close[0]!r}?)"
+        return f"unknown {kind} {excerpt(name)} (did you mean {excerpt(close[0])}?)"
     listed = sorted(known)
     if not listed:
-        return f"unknown {kind} {name!r}: none is declared"
-    more = f" and {len(listed) - 8} more" if len(listed) > 8 else ""
-    return f"unknown {kind} {name!r}; declared: {', '.join(listed[:8])}{more}"
+        return f"unknown {kind} {excerpt(name)}: none is declared"
+    # Up to 8 names, fewer when they are long: a name may have 200 characters, the line stays short.
+    shown = [cut(n) for n in listed[:8]]
+    while len(shown) > 1 and len(", ".join(shown)) > 80:
+        shown.pop()
+    more = f" and {len(listed) - len(shown)} more" if len(listed) > len(shown) else ""
+    return f"unknown {kind} {excerpt(name)}; declared: {', '.join(shown)}{more}"
 
 
 def _check_schedule(
@@ -102,7 +107,7 @@ def _check_schedule(
                     "schedules",
                     name,
                     "task",
-                    message=f"task {schedule.task!r} may retry for {format_duration(budget)} "
+                    message=f"task {excerpt(schedule.task)} may retry for {format_duration(budget)} "
                     f"({task.retry.max_retries} retries), longer than this schedule's period of "
                     f"{format_duration(period)}: a failing run is still retrying when the next one starts",
                 )

@@ -3,7 +3,8 @@
 A module may be imported when it lives in a package under the config root (the
 project's own code) or under a module that gitbeat.yaml lists in `imports`. A name
 that resolves to an object defined elsewhere (`tasks.x:system` re-exporting
-os.system) is refused too.
+os.system) is refused too, and so is code of the config root that is a symlink out
+of it or that takes the name of a standard library module.
 """
 
 from __future__ import annotations
@@ -11,16 +12,22 @@ from __future__ import annotations
 import builtins
 import difflib
 import importlib
+import importlib.abc
+import importlib.machinery
 import inspect
+import os
 import sys
 import sysconfig
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from .errors import Diagnostic
-from .loader import Config
+from .loader import Config, display_path, inside_root
+from .yamlsource import cut, excerpt, shorten
 
 
 @dataclass
@@ -30,18 +37,27 @@ class ImportReport:
     handlers: dict[str, Any] = field(default_factory=dict)
 
 
-def local_packages(root: Path) -> set[str]:
-    """Top-level modules and packages that live in the config root."""
-    names = {p.stem for p in root.glob("*.py")}
-    names.update(p.parent.name for p in root.glob("*/__init__.py"))
-    return {name for name in names if name.isidentifier()}
+def local_packages(root: Path) -> dict[str, Path]:
+    """Top-level modules and packages that live in the config root, each with its file."""
+    found = {p.stem: p for p in root.glob("*.py")}
+    found.update({p.parent.name: p for p in root.glob("*/__init__.py")})
+    return {name: path for name, path in found.items() if name.isidentifier()}
+
+
+def _shadows(module: str) -> str:
+    return f"module {module!r} in the config root shadows Python's standard library module of that name; rename it"
 
 
 class Allowed:
     """Which module names the config may import."""
 
     def __init__(self, root: Path, imports: list[str]) -> None:
-        self.roots = local_packages(root.resolve())
+        self.root = root.resolve()
+        local = local_packages(self.root)
+        # A local `queue.py` never counts as code of the config: importing it is refused, and an
+        # object of the real `queue` module is not the config's own.
+        self.shadowing = {name: path for name, path in local.items() if name in sys.stdlib_module_names}
+        self.roots = set(local) - set(self.shadowing)
         self.prefixes = tuple(imports)
 
     def __contains__(self, module: str) -> bool:
@@ -50,18 +66,78 @@ class Allowed:
         return any(module == prefix or module.startswith(prefix + ".") for prefix in self.prefixes)
 
     def describe(self) -> str:
-        local = ", ".join(sorted(self.roots)) or "none"
-        listed = ", ".join(self.prefixes) or "none"
+        local = ", ".join(map(cut, sorted(self.roots))) or "none"
+        listed = ", ".join(map(cut, self.prefixes)) or "none"
         return f"packages in the config root ({local}) and gitbeat.yaml imports ({listed})"
+
+    def refusal(self, module: str) -> str | None:
+        """Why `module` may not be imported, or None."""
+        top = module.split(".")[0]
+        if top in self.shadowing:
+            return _shadows(top)
+        if module not in self:
+            return f"module {cut(module)} is outside the modules this config may import: {self.describe()}"
+        return self._linked_out(module)
+
+    def _linked_out(self, module: str) -> str | None:
+        """A symlink out of the root on the way to `module`'s file: its code is not the config's own."""
+        here = self.root
+        for part in module.split("."):
+            package = here / part
+            # The package directory, its __init__, or the module file (.py, .pyc, extension module).
+            candidates = [package]
+            for suffix in _SUFFIXES:
+                candidates += [package / f"__init__{suffix}", here / f"{part}{suffix}"]
+            for candidate in candidates:
+                if os.path.lexists(candidate) and not inside_root(candidate, self.root):
+                    where = cut(candidate.relative_to(self.root).as_posix())
+                    return (
+                        f"module {cut(module)}: {where} is a symlink to outside the config root; "
+                        "gitbeat imports only code inside it"
+                    )
+            here = package
+        return None
+
+
+_SUFFIXES = importlib.machinery.all_suffixes()
+
+
+class _StandardLibraryFirst(importlib.abc.MetaPathFinder):
+    """Finds standard library modules on sys.path without the config roots on it.
+
+    The config root goes first on sys.path so that its packages win over installed ones;
+    a `queue.py` or `json/` in it must not win over the standard library, or gitbeat and
+    Celery would import the user's file in its place.
+    """
+
+    def __init__(self) -> None:
+        self.roots: set[str] = set()
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if path is not None or name not in sys.stdlib_module_names:
+            return None
+        elsewhere = [entry for entry in sys.path if os.path.realpath(entry or os.curdir) not in self.roots]
+        return importlib.machinery.PathFinder.find_spec(name, elsewhere)
+
+
+_STANDARD_LIBRARY_FIRST = _StandardLibraryFirst()
 
 
 def prepare_path(root: Path) -> None:
-    """Put the config root first on sys.path and forget stale copies of its packages."""
+    """Put the config root first on sys.path (the standard library still first of all) and forget
+    stale copies of its packages; a local module named like a standard one is never one of them."""
     resolved = str(root.resolve())
+    _STANDARD_LIBRARY_FIRST.roots.add(resolved)
+    if _STANDARD_LIBRARY_FIRST not in sys.meta_path:
+        finders = sys.meta_path
+        before = next((i for i, f in enumerate(finders) if f is importlib.machinery.PathFinder), len(finders))
+        finders.insert(before, _STANDARD_LIBRARY_FIRST)
     if resolved in sys.path:
         sys.path.remove(resolved)
     sys.path.insert(0, resolved)
-    local = local_packages(root.resolve())
+    local = set(local_packages(root.resolve())) - sys.stdlib_module_names
     for name in list(sys.modules):
         if name.split(".")[0] in local:
             del sys.modules[name]
@@ -83,8 +159,10 @@ def _import(module: str) -> tuple[Any, str | None]:
         frames = [f for f in traceback.extract_tb(error.__traceback__)[1:] if "importlib" not in f.filename]
         own = [f for f in frames if not f.filename.startswith(_LIBRARY_PATHS)]
         where = next((f"{f.filename}:{f.lineno}" for f in reversed(own or frames)), "")
+        # The user's exception message may quote anything: in excerpts only.
         detail = f"{type(error).__name__}: {error}".strip().splitlines()[0] if str(error) else type(error).__name__
-        return None, f"cannot import {module}: {detail}" + (f" (at {where})" if where and "ModuleNotFound" not in detail else "")
+        detail = shorten(detail)
+        return None, f"cannot import {cut(module)}: {detail}" + (f" (at {where})" if where and "ModuleNotFound" not in detail else "")
 
 
 def check_imports(config: Config) -> ImportReport:
@@ -94,7 +172,7 @@ def check_imports(config: Config) -> ImportReport:
     prepare_path(config.root)
     allowed = Allowed(config.root, config.project.imports)
     for index, module in enumerate(config.project.imports):
-        _, problem = _import(module)
+        _, problem = _import_allowed(module, allowed)
         if problem:
             report.diagnostics.append(config.project_diagnostic("error", "imports", index, message=problem))
     for name, task in config.tasks.items():
@@ -121,13 +199,41 @@ def check_imports(config: Config) -> ImportReport:
                         "error",
                         "tasks",
                         name,
-                        message=f"task {name!r} has no handler and no module in imports registers it; "
+                        message=f"task {excerpt(name)} has no handler and no module in imports registers it; "
                         "add handler: module:function, or list the module that defines it in gitbeat.yaml imports",
                         key=True,
                     )
                 )
     report.diagnostics.extend(_check_arguments(config, report.handlers))
+    report.diagnostics.extend(_unnamed_shadowing(config, allowed))
     return report
+
+
+def _unnamed_shadowing(config: Config, allowed: Allowed) -> list[Diagnostic]:
+    """A module that shadows the standard library and that no handler, exception or import names.
+
+    Nothing imports it during validate, but a worker or `python -m` started in the config root
+    would import it in place of the standard library module: it is reported on its own file.
+    """
+    named = {module.split(".")[0] for module in config.project.imports}
+    for task in config.tasks.values():
+        if task.handler:
+            named.add(task.handler.partition(":")[0].split(".")[0])
+        if task.retry:
+            named.update(exception.split(".")[0] for exception in task.retry.on if "." in exception)
+    return [
+        Diagnostic(
+            display_path(path),
+            1,
+            1,
+            "error",
+            "",
+            f"this module shadows Python's standard library module {name!r} (the config root goes first "
+            "on the import path); rename it",
+        )
+        for name, path in sorted(allowed.shadowing.items())
+        if name not in named
+    ]
 
 
 def registered_tasks() -> set[str]:
@@ -142,9 +248,8 @@ def registered_tasks() -> set[str]:
 
 
 def _import_allowed(module_name: str, allowed: Allowed) -> tuple[Any, str | None]:
-    if module_name not in allowed:
-        return None, f"module {module_name} is outside the modules this config may import: {allowed.describe()}"
-    return _import(module_name)
+    problem = allowed.refusal(module_name)
+    return (None, problem) if problem else _import(module_name)
 
 
 def resolve_handler(handler: str, allowed: Allowed) -> tuple[Any, str | None]:
@@ -156,13 +261,13 @@ def resolve_handler(handler: str, allowed: Allowed) -> tuple[Any, str | None]:
         public = [n for n in vars(module) if not n.startswith("_") and callable(getattr(module, n))]
         close = difflib.get_close_matches(attribute, public, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return None, f"module {module_name} has no {attribute!r}{hint}"
+        return None, f"module {cut(module_name)} has no {excerpt(attribute)}{hint}"
     handler_object = getattr(module, attribute)
     if not callable(handler_object):
-        return None, f"{handler} is a {type(handler_object).__name__}, not a function"
+        return None, f"{cut(handler)} is a {type(handler_object).__name__}, not a function"
     defined_in = getattr(inspect.unwrap(handler_object), "__module__", None) or module_name
     if defined_in not in allowed:
-        return None, f"{handler} is {defined_in}.{attribute}, outside the modules this config may import"
+        return None, f"{cut(handler)} is {cut(f'{defined_in}.{attribute}')}, outside the modules this config may import"
     return handler_object, None
 
 
@@ -174,16 +279,17 @@ def resolve_exception(name: str, allowed: Allowed) -> tuple[type[BaseException] 
         builtin = [n for n in dir(builtins) if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException)]
         close = difflib.get_close_matches(name, builtin, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return None, f"{name!r} is not a built-in exception{hint}; name others by their module, e.g. tasks.errors.Transient"
+        return None, f"{excerpt(name)} is not a built-in exception{hint}; name others by their module, e.g. tasks.errors.Transient"
     module_name, _, attribute = name.rpartition(".")
     module, problem = _import_allowed(module_name, allowed)
     if problem:
         return None, problem
     found = getattr(module, attribute, None)
     if not (isinstance(found, type) and issubclass(found, BaseException)):
-        return None, f"{name} is not an exception class"
+        return None, f"{cut(name)} is not an exception class"
     if found.__module__ != "builtins" and found.__module__ not in allowed:
-        return None, f"{name} is {found.__module__}.{found.__qualname__}, outside the modules this config may import"
+        where = cut(f"{found.__module__}.{found.__qualname__}")
+        return None, f"{cut(name)} is {where}, outside the modules this config may import"
     return found, None
 
 
@@ -212,7 +318,7 @@ def _check_arguments(config: Config, handlers: dict[str, Any]) -> list[Diagnosti
                     "schedules",
                     name,
                     where,
-                    message=f"the arguments do not fit {config.tasks[schedule.task].handler}{signature}: {error}",
+                    message=shorten(f"the arguments do not fit {config.tasks[schedule.task].handler}{signature}: {error}"),
                 )
             )
     return found

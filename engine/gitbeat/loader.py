@@ -7,6 +7,7 @@ locations mapped back onto them, duplicate names across files.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import types
 import typing
@@ -15,15 +16,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, JsonValue, ValidationError
 
 from .errors import Diagnostic, GitbeatError, Severity
-from .spec import _NAME, SECTIONS, LocatedValueError, Model, ProjectSpec, QueueSpec, ScheduleSpec, TaskSpec
-from .yamlsource import MAX_FILE_BYTES, Document, Path as DataPath, YamlProblem, decode, load_yaml
+from .spec import NAME_MAX, SECTIONS, LocatedValueError, Model, ProjectSpec, QueueSpec, ScheduleSpec, TaskSpec, is_name
+from .yamlsource import Document, Path as DataPath, YamlProblem, cut, decode, excerpt, load_yaml, read_regular
 
 CONFIG_DIRS = ("tasks", "schedules")
 PROJECT_FILE = "gitbeat.yaml"
 KINDS = {"queues": "queue", "tasks": "task", "schedules": "schedule"}
+# The store keeps where each schedule is declared, "<file>:<line>", in a column of this many characters.
+MAX_ORIGIN = 300
 
 
 @dataclass
@@ -74,7 +77,7 @@ class Config:
 def render_path(path: DataPath) -> str:
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        text += f"[{part}]" if isinstance(part, int) else (f".{cut(part)}" if text else cut(part))
     return text
 
 
@@ -83,18 +86,65 @@ def display_path(path: Path) -> str:
     return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
 
 
-def config_files(root: Path) -> list[Path]:
-    """Every *.yaml / *.yml under tasks/ and schedules/, sorted, hidden names skipped."""
+def real_path(path: Path) -> Path:
+    """`path` with every symlink followed; a symlink loop stays where it is (Path.resolve raises on it)."""
+    return Path(os.path.realpath(path))
+
+
+def inside_root(path: Path, root: Path) -> bool:
+    """True when `path`, every symlink followed, is inside the config root `root`."""
+    return real_path(path).is_relative_to(real_path(root))
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a symlink loop: nothing to list
+        return False
+
+
+def _outside(path: Path, kind: str) -> Diagnostic:
+    message = f"the {kind} is a symlink to outside the config root; gitbeat reads only files inside it"
+    return Diagnostic(display_path(path), 1, 1, "error", "", message)
+
+
+def config_files(root: Path) -> tuple[list[Path], list[Diagnostic]]:
+    """Every *.yaml / *.yml under tasks/ and schedules/, sorted, hidden names skipped.
+
+    A symlinked directory is followed when it stays inside the root, after the real
+    directories and each real directory once (a link loop ends); one that leads out of
+    the root is reported and never listed. Files are checked as they are read.
+    """
     found: list[Path] = []
-    for directory in CONFIG_DIRS:
-        for dirpath, dirnames, filenames in os.walk(root / directory):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            found.extend(
-                Path(dirpath) / name
-                for name in filenames
-                if name.endswith((".yaml", ".yml")) and not name.startswith(".")
-            )
-    return sorted(found)
+    refused: list[Diagnostic] = []
+    seen: set[Path] = set()
+    pending = [root / name for name in reversed(CONFIG_DIRS)]
+    links: list[Path] = []
+    while pending or links:
+        directory = pending.pop() if pending else links.pop(0)
+        if not inside_root(directory, root):
+            refused.append(_outside(directory, "directory"))
+            continue
+        real = real_path(directory)
+        if real in seen or not real.is_dir():
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except OSError:
+            continue  # as os.walk did: a directory that cannot be listed holds no known file
+        subdirectories = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                subdirectories.append(Path(entry.path))
+            elif entry.name.endswith((".yaml", ".yml")):
+                found.append(Path(entry.path))  # whatever it is: reading says if it is no regular file
+            elif entry.is_symlink() and _is_dir(entry):
+                links.append(Path(entry.path))
+        pending.extend(reversed(subdirectories))
+    return sorted(found), refused
 
 
 def load_config(root: Path) -> tuple[Config, list[Diagnostic]]:
@@ -103,34 +153,32 @@ def load_config(root: Path) -> tuple[Config, list[Diagnostic]]:
     if not any((root / d).is_dir() for d in CONFIG_DIRS):
         raise GitbeatError(f"{display_path(root)}: no tasks/ or schedules/ directory here; is --config right?")
     config = Config(root=root)
-    diagnostics: list[Diagnostic] = []
+    paths, diagnostics = config_files(root)
     project_path = root / PROJECT_FILE
-    if project_path.is_file():
-        source = _read(project_path, diagnostics)
+    if os.path.lexists(project_path):
+        source = _read(project_path, root, diagnostics)
         if source is not None:
             config.project_source = source
             project = _validate(ProjectSpec, source.document.data or {}, (), source, diagnostics)
             if project is not None:
                 config.project = project
-    for path in config_files(root):
-        source = _read(path, diagnostics)
+    for path in paths:
+        source = _read(path, root, diagnostics)
         config.files.append(display_path(path))
         if source is not None:
             _add_file(config, source, diagnostics)
     return config, diagnostics
 
 
-def _read(path: Path, diagnostics: list[Diagnostic]) -> Source | None:
+def _read(path: Path, root: Path, diagnostics: list[Diagnostic]) -> Source | None:
+    """The located document of `path`, a regular file inside `root`; else None and the reason in `diagnostics`."""
     display = display_path(path)
+    if not inside_root(path, root):
+        diagnostics.append(_outside(path, "file"))
+        return None
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise YamlProblem(
-                f"the file is {size / 1048576:.1f} MB; gitbeat reads config files of at most "
-                f"{MAX_FILE_BYTES // 1048576} MB",
-                (1, 1),
-            )
-        document = load_yaml(decode(path.read_bytes()))
+        # The resolved path, opened without following: what was checked is what is read.
+        document = load_yaml(decode(read_regular(real_path(path))))
     except YamlProblem as problem:
         diagnostics.append(Diagnostic(display, *problem.position, "error", "", problem.message))
         return None
@@ -140,6 +188,22 @@ def _read(path: Path, diagnostics: list[Diagnostic]) -> Source | None:
     for problem in document.problems:
         diagnostics.append(Diagnostic(display, *problem.position, "error", "", problem.message))
     return Source(display, document)
+
+
+def _origin_too_long(source: Source) -> Diagnostic | None:
+    """An error when a schedule's "<file>:<line>" (planner.desired_state's origin) cannot be stored."""
+    lines = [line for path, (line, _) in source.document.keys.items() if len(path) == 2 and path[0] == "schedules"]
+    if not lines or len(f"{source.display}:{max(lines)}") <= MAX_ORIGIN:
+        return None
+    return Diagnostic(
+        source.display,
+        1,
+        1,
+        "error",
+        "",
+        f"the path of this file is too long ({len(source.display)} characters): gitbeat records where each "
+        f"schedule is declared as PATH:LINE in at most {MAX_ORIGIN} characters; move or rename the file",
+    )
 
 
 def _error(source: Source, path: DataPath, message: str, *, key: bool = False) -> Diagnostic:
@@ -154,6 +218,9 @@ def _add_file(config: Config, source: Source, diagnostics: list[Diagnostic]) -> 
     if not isinstance(data, dict):
         diagnostics.append(_error(source, (), f"expected a mapping with queues, tasks, schedules; got {_show(data)}"))
         return
+    too_long = _origin_too_long(source)
+    if too_long is not None:
+        diagnostics.append(too_long)
     for section, entries in data.items():
         if section not in SECTIONS:
             diagnostics.append(_error(source, (section,), _unknown_key(section, list(SECTIONS)), key=True))
@@ -166,7 +233,7 @@ def _add_file(config: Config, source: Source, diagnostics: list[Diagnostic]) -> 
         target: dict[str, Any] = getattr(config, section)
         for name, value in entries.items():
             path = (section, name)
-            if not _NAME.fullmatch(name) or len(name) > 200:
+            if not is_name(name):
                 diagnostics.append(_error(source, path, _bad_name(name), key=True))
                 continue
             earlier = config.origins.get(path)
@@ -176,7 +243,7 @@ def _add_file(config: Config, source: Source, diagnostics: list[Diagnostic]) -> 
                     _error(
                         source,
                         path,
-                        f"duplicate {KINDS[section]} name {name!r}; also defined at "
+                        f"duplicate {KINDS[section]} name {excerpt(name)}; also defined at "
                         f"{earlier.display}:{first[0]}:{first[1]}",
                         key=True,
                     )
@@ -210,6 +277,9 @@ def _from_pydantic(model: type[Model], error: ValidationError, base: DataPath, s
         cause = item.get("ctx", {}).get("error")
         if isinstance(cause, LocatedValueError):
             loc += (cause.key,)
+        json_data = _in_json_data(model, loc)
+        if json_data:
+            loc = (loc[0], *loc[1::2])
         if kind == "missing":
             found.append(_error(source, base + loc[:-1], f"missing required key {loc[-1]!r}", key=True))
         elif kind == "extra_forbidden":
@@ -218,22 +288,36 @@ def _from_pydantic(model: type[Model], error: ValidationError, base: DataPath, s
         elif loc and loc[-1] == "[key]":
             found.append(_error(source, base + loc[:-1], _bad_name(str(loc[-2])), key=True))
         else:
+            message = NOT_JSON_NUMBER if json_data and kind == "finite_number" else _message(item)
             # A check of the whole entry (no timing given) points at its name, as a missing key does.
-            found.append(_error(source, base + loc, _message(item), key=not loc and kind == "value_error"))
+            found.append(_error(source, base + loc, message, key=not loc and kind == "value_error"))
     return found
+
+
+NOT_JSON_NUMBER = "NaN and infinity are not JSON numbers"
+
+
+def _in_json_data(model: type[BaseModel], loc: tuple[Any, ...]) -> bool:
+    """True when `loc` leads into a field of JSON data (args, kwargs).
+
+    Pydantic names each step inside JSON data with the type it went through, ('kwargs',
+    'a', 'list', 0, 'float'): every other part after the field's own key or index.
+    """
+    info = model.model_fields.get(str(loc[0])) if len(loc) > 1 else None
+    return info is not None and JsonValue in typing.get_args(info.annotation)
 
 
 def _unknown_key(key: str, allowed: list[str]) -> str:
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
-        return f"unknown key {key!r} (did you mean {close[0]!r}?)"
-    return f"unknown key {key!r}; expected one of {', '.join(allowed)}"
+        return f"unknown key {excerpt(key)} (did you mean {close[0]!r}?)"
+    return f"unknown key {excerpt(key)}; expected one of {', '.join(allowed)}"
 
 
 def _bad_name(name: object) -> str:
     return (
-        f"invalid name {name!r}: a name starts with a letter, digit or _ and has only "
-        "letters, digits and _ . : - (at most 200 characters)"
+        f"invalid name {excerpt(name)}: a name starts with a letter, digit or _ and has only "
+        f"letters, digits and _ . : - (at most {NAME_MAX} characters)"
     )
 
 
@@ -280,8 +364,9 @@ def _show(value: Any) -> str:
         return "a list"
     if isinstance(value, (date, datetime)):
         return f"the YAML timestamp {value.isoformat()} (quote it to pass a string)"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+    return excerpt(value)
 
 
 _PATTERN_MESSAGES = {
@@ -300,8 +385,10 @@ def _message(item: Any) -> str:
         return f"expected a string, {got}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"expected a whole number, {got}"
-    if kind in ("float_type", "float_parsing", "finite_number"):
+    if kind in ("float_type", "float_parsing"):
         return f"expected a number, {got}"
+    if kind == "finite_number":
+        return f"expected a finite number, {got}"
     if kind in ("bool_type", "bool_parsing"):
         return f"expected true or false, {got}"
     if kind == "literal_error":

@@ -26,6 +26,7 @@ from pydantic import (
 
 from .cron import parse_cron
 from .durations import parse_duration
+from .yamlsource import excerpt, shorten
 
 
 class LocatedValueError(ValueError):
@@ -36,13 +37,21 @@ class LocatedValueError(ValueError):
         self.key = key
 
 
+def _duration(value: object) -> float:
+    """parse_duration, its message quoting the input in excerpts only (it quotes the value whole)."""
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise ValueError(shorten(str(error))) from None
+
+
 def _seconds_out(value: float) -> int | float:
     return int(value) if value == int(value) else value
 
 
 Duration = Annotated[
     float,
-    BeforeValidator(parse_duration),
+    BeforeValidator(_duration),
     PlainSerializer(_seconds_out),
     WithJsonSchema(
         {
@@ -88,7 +97,7 @@ def _check_timezone(name: str) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         close = difflib.get_close_matches(name, _all_timezones(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown timezone {name!r}{hint}") from None
+        raise ValueError(f"unknown timezone {excerpt(name)}{hint}") from None
     return name
 
 
@@ -100,7 +109,11 @@ TimeZoneName = Annotated[
 
 
 def _check_cron(text: str) -> str:
-    return parse_cron(text).text
+    """parse_cron, its message quoting the input in excerpts only (it quotes fields whole)."""
+    try:
+        return parse_cron(text).text
+    except ValueError as error:
+        raise ValueError(shorten(str(error))) from None
 
 
 CronText = Annotated[
@@ -120,10 +133,10 @@ _RATE = re.compile(r"\d+(\.\d+)?(/[smh])?")
 
 def _check_rate(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"a rate limit is a number per second or N/s, N/m, N/h; got {value!r}")
+        raise ValueError(f"a rate limit is a number per second or N/s, N/m, N/h; got {excerpt(value)}")
     text = str(value).strip()
     if not _RATE.fullmatch(text):
-        raise ValueError(f"a rate limit is a number per second or N/s, N/m, N/h, e.g. 100/m; got {value!r}")
+        raise ValueError(f"a rate limit is a number per second or N/s, N/m, N/h, e.g. 100/m; got {excerpt(value)}")
     return text
 
 
@@ -134,8 +147,33 @@ RateLimit = Annotated[
 ]
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]*$"
+NAME_MAX = 200
 _NAME = re.compile(NAME_PATTERN)
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=200)]
+Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=NAME_MAX)]
+
+
+def is_name(text: str) -> bool:
+    """True when `text` is a valid name of a queue, task or schedule (the rule `Name` states)."""
+    return len(text) <= NAME_MAX and _NAME.fullmatch(text) is not None
+
+
+# AMQP 0-9-1 sends queue and exchange names and routing keys as "short strings": at most
+# 255 bytes. A longer one passes Celery's checks and fails in the worker, so it fails here.
+AMQP_SHORT_STRING = 255
+
+
+def _check_short_string(text: str) -> str:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > AMQP_SHORT_STRING:
+        raise ValueError(
+            f"{size} bytes long (UTF-8); AMQP limits queue names, exchange names and routing keys "
+            f"to {AMQP_SHORT_STRING} bytes"
+        )
+    return text
+
+
+AmqpName = Annotated[str, AfterValidator(_check_short_string)]
+
 MODULE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 ModuleName = Annotated[str, StringConstraints(pattern=MODULE_PATTERN)]
 Handler = Annotated[
@@ -147,14 +185,16 @@ Priority = Annotated[int, Field(ge=0, le=255)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False, validate_default=False)
+    # NaN and infinity pass range checks (`latitude: .nan` is neither above 90 nor below -90) and JSON has
+    # neither (args: [.nan] was stored as null): every float, in JSON data too, must be finite.
+    model_config = ConfigDict(extra="forbid", strict=False, validate_default=False, allow_inf_nan=False)
 
 
 class QueueSpec(Model):
     """A queue, its exchange and its RabbitMQ arguments."""
 
-    routing_key: str | None = Field(None, description="default: the queue's name")
-    exchange: str | None = Field(None, description="default: the queue's name, type direct")
+    routing_key: AmqpName | None = Field(None, description="default: the queue's name")
+    exchange: AmqpName | None = Field(None, description="default: the queue's name, type direct")
     max_priority: Annotated[int, Field(ge=1, le=255)] | None = None
     message_ttl: PositiveDuration | None = None
     max_length: Annotated[int, Field(ge=1)] | None = None
@@ -169,8 +209,8 @@ class QueueSpec(Model):
     @field_validator("dead_letter", mode="before")
     @classmethod
     def _dead_letter_type(cls, value: object) -> object:
-        if not isinstance(value, (bool, str)) or (isinstance(value, str) and not _NAME.fullmatch(value)):
-            raise ValueError(f"dead_letter is true, false or a queue name; got {value!r}")
+        if not isinstance(value, (bool, str)) or (isinstance(value, str) and not is_name(value)):
+            raise ValueError(f"dead_letter is true, false or a queue name; got {excerpt(value)}")
         return value
 
 
@@ -264,7 +304,7 @@ class ScheduleSpec(Model):
     start_at: Moment | None = None
     end_at: Moment | None = None
     queue: Name | None = None
-    routing_key: str | None = None
+    routing_key: AmqpName | None = None
     priority: Priority | None = None
     expires: PositiveDuration | None = None
     jitter: PositiveDuration | None = Field(None, description="random delay in [0, jitter)")

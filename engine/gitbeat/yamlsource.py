@@ -1,14 +1,18 @@
 """Safe YAML to plain data plus the line:column of every key and value.
 
-The composer is iterative over libyaml's events, so depth, alias expansion and size
-are bounded before anything is built: no object construction, no recursion, no
-"last key wins".
+A file is read only if it is a regular file, and only up to MAX_FILE_BYTES. The composer
+is iterative over libyaml's events, so depth, alias expansion and size are bounded before
+anything is built: no object construction, no recursion, no "last key wins". Messages
+quote the input in excerpts only (`excerpt`, `cut`, `shorten`).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
+from pathlib import Path as FilePath
 from typing import Any
 
 import yaml
@@ -31,6 +35,9 @@ Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_ALIAS_NODES = 100_000
+# How much of the input a message quotes: enough to find the place, never a whole line
+# (a secret pasted in the wrong place must not end up in CI logs).
+EXCERPT = 60
 Path = tuple[str | int, ...]
 Position = tuple[int, int]  # 1-based line, column
 
@@ -82,7 +89,76 @@ class _Frame:
     size: int = 1
     key: str | None = None
     key_position: Position | None = None
+    key_merges: bool = False
     merges: list[tuple[Any, Position]] = field(default_factory=list)
+
+
+def cut(text: str) -> str:
+    """`text` as a message quotes it: at most EXCERPT characters."""
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 3] + "..."
+
+
+def excerpt(value: object) -> str:
+    """The repr of `value` as a message quotes it: at most EXCERPT characters."""
+    return cut(repr(value[: EXCERPT + 1] if isinstance(value, str) else value))
+
+
+# A quoted value (as repr writes it), or a run without spaces, longer than an excerpt.
+_LONG = re.compile(
+    rf"'(?:[^'\\\n]|\\.){{{EXCERPT - 1},}}'"
+    rf'|"(?:[^"\\\n]|\\.){{{EXCERPT - 1},}}"'
+    rf"|\S{{{EXCERPT + 1},}}"
+)
+
+
+def shorten(message: str) -> str:
+    """`message` from code that quotes input whole (libyaml, cron, durations), each quote cut to an excerpt."""
+    return _LONG.sub(lambda match: cut(match[0]), message)
+
+
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+_MB = 1024 * 1024
+
+
+def _too_big(size: str) -> YamlProblem:
+    return YamlProblem(f"the file is {size}; gitbeat reads config files of at most {MAX_FILE_BYTES // _MB} MB", (1, 1))
+
+
+def read_regular(path: FilePath) -> bytes:
+    """The bytes of the regular file at `path` (not followed if a symlink), at most MAX_FILE_BYTES.
+
+    Opened without blocking (a FIFO with no writer would wait for ever), checked on the open
+    descriptor (no race with a swapped file), and read only up to the limit: a device or a
+    file that grows while it is read costs no more than a file of the limit.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(path, flags)
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "a special file")
+            raise YamlProblem(f"the file is {kind}, not a regular file; gitbeat reads only regular files", (1, 1))
+        if info.st_size > MAX_FILE_BYTES:
+            raise _too_big(f"{info.st_size / _MB:.1f} MB")
+        chunks: list[bytes] = []
+        total = 0
+        while total <= MAX_FILE_BYTES:
+            chunk = os.read(descriptor, min(MAX_FILE_BYTES + 1 - total, _MB))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        if total > MAX_FILE_BYTES:
+            raise _too_big(f"more than {MAX_FILE_BYTES // _MB} MB")
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
 
 
 def _position(mark: Any) -> Position:
@@ -128,9 +204,10 @@ def _yaml_message(error: yaml.MarkedYAMLError, text: str) -> str:
     if error.context:
         start = error.context_mark
         if start is not None and mark is not None and (start.line, start.column) != (mark.line, mark.column):
-            return f"{problem} ({error.context} started at line {start.line + 1}, column {start.column + 1})"
-        return f"{problem} ({error.context})"
-    return problem
+            problem = f"{problem} ({error.context} started at line {start.line + 1}, column {start.column + 1})"
+        else:
+            problem = f"{problem} ({error.context})"
+    return shorten(problem)
 
 
 def load_yaml(text: str) -> Document:
@@ -176,7 +253,7 @@ def _scalar(loader: Any, event: ScalarEvent, position: Position) -> Any:
 
 def _show_tag(tag: str) -> str:
     """A tag as the user wrote it: !!python/object, not tag:yaml.org,2002:python/object."""
-    return "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
+    return cut("!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag)
 
 
 def _key(event: ScalarEvent, position: Position) -> str:
@@ -194,7 +271,7 @@ def _compose(loader: Any) -> Document:
     alias_nodes = 0
     documents = 0
 
-    def add(value: Any, position: Position, size: int) -> None:
+    def add(value: Any, position: Position, size: int, plain: bool = False) -> None:
         if not stack:
             doc.data = value
             doc.values[()] = position
@@ -209,18 +286,19 @@ def _compose(loader: Any) -> Document:
         if top.key is None:
             if not isinstance(value, str):
                 raise YamlProblem("a mapping key must be a plain string", position)
-            top.key, top.key_position = value, position
+            # Only a plain << merges, as in PyYAML: a quoted '<<' is a key like any other.
+            top.key, top.key_position, top.key_merges = value, position, plain and value == "<<"
             return
         key, top.key = top.key, None
         assert top.key_position is not None
-        if key == "<<":
+        if top.key_merges:
             top.merges.append((value, position))
             return
         path = top.path + (key,)
         if key in top.container:
             first = doc.keys[path]
             doc.problems.append(
-                YamlProblem(f"duplicate key {key!r} (first at line {first[0]}, column {first[1]})", top.key_position)
+                YamlProblem(f"duplicate key {excerpt(key)} (first at line {first[0]}, column {first[1]})", top.key_position)
             )
             return
         top.container[key] = value
@@ -249,9 +327,10 @@ def _compose(loader: Any) -> Document:
             continue
         if isinstance(event, AliasEvent):
             if event.anchor in open_anchors:
-                raise YamlProblem(f"alias *{event.anchor} refers to a node that contains it", position)
+                raise YamlProblem(f"alias *{cut(event.anchor)} refers to a node that contains it", position)
             if event.anchor not in anchors:
-                raise YamlProblem(f"alias *{event.anchor} has no anchor &{event.anchor} before it", position)
+                anchor = cut(event.anchor)
+                raise YamlProblem(f"alias *{anchor} has no anchor &{anchor} before it", position)
             value, size = anchors[event.anchor]
             alias_nodes += size
             if alias_nodes > MAX_ALIAS_NODES:
@@ -265,7 +344,7 @@ def _compose(loader: Any) -> Document:
             value = _key(event, position) if expecting_key else _scalar(loader, event, position)
             if event.anchor:
                 anchors[event.anchor] = (value, 1)
-            add(value, position, 1)
+            add(value, position, 1, plain=event.implicit[0])
             continue
         if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
             if event.tag not in _COLLECTION_TAGS:

@@ -57,7 +57,35 @@ def _huge_file(root: Path) -> None:
     assert target.stat().st_size == size
 
 
-GENERATED: dict[str, Callable[[Path], None]] = {"huge-file-50mb": _huge_file}
+# Secrets beside the config root, as a `.env` next to a checkout: a symlink must not carry them into CI logs.
+SECRETS = "API_TOKEN: s3cr3t-0123456789abcdef\nDATABASE_PASSWORD: hunter2\n"
+
+
+def _symlinked_file(root: Path) -> None:
+    (root.parent / ".env").write_text(SECRETS)
+    (root / "schedules").mkdir(parents=True, exist_ok=True)
+    (root / "schedules" / "env.yaml").symlink_to(Path("..", "..", ".env"))
+
+
+def _symlinked_directory(root: Path) -> None:
+    (root.parent / "shared").mkdir()
+    (root.parent / "shared" / "secrets.yaml").write_text(SECRETS)
+    (root / "tasks").mkdir(parents=True, exist_ok=True)
+    (root / "tasks" / "shared").symlink_to(Path("..", "..", "shared"), target_is_directory=True)
+
+
+def _symlinked_project_file(root: Path) -> None:
+    (root.parent / ".env").write_text(SECRETS)
+    (root / "schedules").mkdir(parents=True, exist_ok=True)
+    (root / "gitbeat.yaml").symlink_to(Path("..", ".env"))
+
+
+GENERATED: dict[str, Callable[[Path], None]] = {
+    "huge-file-50mb": _huge_file,
+    "symlink-file-out-of-root": _symlinked_file,
+    "symlink-dir-out-of-root": _symlinked_directory,
+    "symlink-project-file-out-of-root": _symlinked_project_file,
+}
 
 
 @dataclass
