@@ -166,7 +166,7 @@ def _maxrss_mb() -> float:
 def _gitbeat_app(p: dict[str, Any]) -> Any:
     """The Celery app as `gitbeat beat` builds it: settings, then the latest revision's config."""
     from gitbeat.app import create_app
-    from gitbeat.beatstore import BeatStore
+    from gitbeat.store.beat import BeatStore
     from gitbeat.settings import Settings, normalise_database_url
     from gitbeat.store import Store
 

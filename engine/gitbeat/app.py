@@ -18,47 +18,50 @@ from celery import Celery, Task
 from kombu import Exchange, Queue
 from kombu.transport import TRANSPORT_ALIASES
 
+from .applied import AppliedConfig
 from .errors import BrokerError, GitbeatError
 from .imports import Allowed, prepare_path, resolve_exception, resolve_handler
-from .settings import Settings, broker_url, database_url, load_settings, result_backend_url, safe_url
-from .spec import RetrySpec
-from .taskbase import FailureLogFilter, GitbeatTask, retrying
+from .settings import (
+    Settings,
+    broker_url,
+    database_url,
+    load_settings,
+    result_backend_url,
+    safe_url,
+)
+from .spec import TaskSpec
+from .taskbase import FailureLogFilter, GitbeatTask, Policy, adopt, retrying
 
+# The task options a revision sets on a running worker's tasks (SPEC §6: live, no restart).
+LIVE_TASK_OPTIONS = ("time_limit", "soft_time_limit", "rate_limit", "acks_late", "expires", "ignore_result")
 
 # The embedded broker (gitbeat.embedded), imported by kombu only where it is used.
 TRANSPORT_ALIASES.setdefault("gitbeat-sqlite", "gitbeat.embedded:Transport")
 
 
-def dead_letter_queue(name: str, spec: dict[str, Any]) -> str | None:
-    target = spec.get("dead_letter")
-    if target is True:
-        return f"{name}.dlq"
-    return target or None
-
-
-def declared_queues(queues: dict[str, dict[str, Any]], default_queue: str) -> list[Queue]:
+def declared_queues(config: AppliedConfig) -> list[Queue]:
     """Kombu queues exactly as gitbeat declares them on every process (RabbitMQ refuses a mismatch)."""
     declared: dict[str, Queue] = {}
-    for name, spec in sorted(queues.items()):
+    for name, spec in sorted(config.queues.items()):
         arguments: dict[str, Any] = {}
-        if spec.get("message_ttl"):
-            arguments["x-message-ttl"] = int(spec["message_ttl"] * 1000)
-        if spec.get("max_length"):
-            arguments["x-max-length"] = int(spec["max_length"])
-        dead_letter = dead_letter_queue(name, spec)
+        if spec.message_ttl:
+            arguments["x-message-ttl"] = int(spec.message_ttl * 1000)
+        if spec.max_length:
+            arguments["x-max-length"] = int(spec.max_length)
+        dead_letter = config.dead_letter_of(name)
         if dead_letter:
             arguments["x-dead-letter-exchange"] = dead_letter
             arguments["x-dead-letter-routing-key"] = dead_letter
             declared.setdefault(dead_letter, Queue(dead_letter, Exchange(dead_letter, "direct"), dead_letter))
-        exchange = Exchange(spec.get("exchange") or name, "direct")
         declared[name] = Queue(
             name,
-            exchange,
-            routing_key=spec.get("routing_key") or name,
+            Exchange(spec.exchange or name, "direct"),
+            routing_key=spec.routing_key or name,
             queue_arguments=arguments or None,
-            max_priority=spec.get("max_priority"),
+            max_priority=spec.max_priority,
         )
-    declared.setdefault(default_queue, Queue(default_queue, Exchange(default_queue, "direct"), default_queue))
+    default = config.default_queue
+    declared.setdefault(default, Queue(default, Exchange(default, "direct"), default))
     return list(declared.values())
 
 
@@ -73,27 +76,26 @@ def _transport_options(settings: Settings) -> dict[str, Any]:
 def create_app(
     root: Path | None = None,
     settings: Settings | None = None,
-    config: dict[str, Any] | None = None,
+    config: AppliedConfig | None = None,
     name: str = "gitbeat",
 ) -> Celery:
-    """A Celery app for the config root: `config` is a revision's {project, queues, tasks}."""
+    """A Celery app for the config root and an applied config: broker, results, queues, routes."""
     root = Path(root or os.environ.get("GITBEAT_CONFIG", "."))
     settings = settings or load_settings(root)
-    config = config or {}
-    project = config.get("project") or {}
-    default_queue = project.get("default_queue", "celery")
+    config = config or AppliedConfig()
     backend = result_backend_url(settings, root)
     app = Celery(name, set_as_current=True)
     app.conf.update(
         broker_url=broker_url(settings, root),
         result_backend=backend,
         task_track_started=True,
-        timezone=project.get("timezone", "UTC"),
+        timezone=config.project.timezone,
         enable_utc=True,
-        task_default_queue=default_queue,
-        task_default_exchange=default_queue,
-        task_default_routing_key=default_queue,
-        task_queues=declared_queues(config.get("queues") or {}, default_queue),
+        task_default_queue=config.default_queue,
+        task_default_exchange=config.default_queue,
+        task_default_routing_key=config.default_queue,
+        task_queues=declared_queues(config),
+        task_routes=config.routes(),
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings),
@@ -128,64 +130,66 @@ def is_rabbitmq(app: Celery) -> bool:
     return app.conf.broker_url.split(":", 1)[0] in ("amqp", "amqps", "pyamqp")
 
 
-def task_options(spec: dict[str, Any]) -> dict[str, Any]:
+def task_options(spec: TaskSpec) -> dict[str, Any]:
     """The Celery task attributes a task's YAML sets (unset ones keep Celery's defaults)."""
     options: dict[str, Any] = {}
-    for field in ("time_limit", "soft_time_limit", "rate_limit", "acks_late", "expires", "ignore_result"):
-        if spec.get(field) is not None:
-            options[field] = spec[field]
-    if spec.get("acks_late"):
+    for field in LIVE_TASK_OPTIONS:
+        value = getattr(spec, field)
+        if value is not None:
+            options[field] = value
+    if spec.acks_late:
         options["reject_on_worker_lost"] = True  # a worker killed mid-task: redeliver, never drop
     return options
 
 
-def retry_policy(spec: dict[str, Any], allowed: Allowed) -> tuple[RetrySpec, tuple[type[BaseException], ...]] | None:
+def retry_policy(spec: TaskSpec, allowed: Allowed) -> Policy | None:
     """A task's retry policy and the exception classes it retries, or None."""
-    if not spec.get("retry"):
+    if spec.retry is None:
         return None
-    retry = RetrySpec.model_validate(spec["retry"])
-    retry_on = tuple(_exception(exception, allowed) for exception in retry.on)
-    return (retry, retry_on) if retry_on else None
+    retry_on = tuple(_exception(exception, allowed) for exception in spec.retry.on)
+    return (spec.retry, retry_on) if retry_on else None
 
 
-def routes_for(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """task_routes: each task's queue (the default queue when it names none) and priority."""
-    default_queue = (config.get("project") or {}).get("default_queue", "celery")
-    routes: dict[str, dict[str, Any]] = {}
-    for name, spec in (config.get("tasks") or {}).items():
-        routes[name] = {"queue": spec.get("queue") or default_queue}
-        if spec.get("priority") is not None:
-            routes[name]["priority"] = spec["priority"]  # a route option: the task attribute goes in Celery 6
-    return routes
+def configure_task(task: Task, spec: TaskSpec, allowed: Allowed) -> None:
+    """Set a task's YAML options and retry policy on it: at registration and for each new revision.
+
+    Options the YAML leaves unset go back to Celery's defaults (the class attribute), so
+    removing `rate_limit` from the YAML removes it from a running worker too.
+    """
+    options = task_options(spec)
+    for option in (*LIVE_TASK_OPTIONS, "reject_on_worker_lost"):
+        if option in options:
+            setattr(task, option, options[option])
+        elif option in vars(task):
+            delattr(task, option)
+    task.gitbeat_policy = retry_policy(spec, allowed)  # type: ignore[attr-defined]
 
 
-def register_tasks(app: Celery, config: dict[str, Any], root: Path) -> dict[str, Task]:
-    """Turn the config's tasks into Celery tasks: handlers become GitbeatTasks, registered ones get their options."""
-    project = config.get("project") or {}
-    queues = config.get("queues") or {}
+def register_tasks(app: Celery, config: AppliedConfig, root: Path) -> dict[str, Task]:
+    """Turn the config's tasks into Celery tasks: handlers become GitbeatTasks, registered ones get their options.
+
+    Both kinds retry through the same wrapper (taskbase.retrying), so one YAML policy
+    gives the same delays whichever way the task was made.
+    """
     prepare_path(root)
-    allowed = Allowed(root, project.get("imports") or [])
-    for module in project.get("imports") or []:
+    allowed = Allowed(root, config.project.imports)
+    for module in config.project.imports:
         importlib.import_module(module)
     native = is_rabbitmq(app)
-    routes = routes_for(config)
     names: set[str] = set()
-    for name, spec in sorted((config.get("tasks") or {}).items()):
-        queue = routes[name]["queue"]
-        options = task_options(spec)
-        policy = retry_policy(spec, allowed)
-        dead_letter = dead_letter_queue(queue, queues.get(queue, {}))
-        if spec.get("handler"):
-            handler, problem = resolve_handler(spec["handler"], allowed)
+    for name, spec in sorted(config.tasks.items()):
+        queue = config.task_queue(name)
+        dead_letter = config.dead_letter_of(queue)
+        if spec.handler:
+            handler, problem = resolve_handler(spec.handler, allowed)
             if problem:
                 raise GitbeatError(f"tasks.{name}.handler: {problem}")
             run = _sync(handler) if inspect.iscoroutinefunction(handler) else handler
-            app.task(
+            task = app.task(
                 name=name,
                 base=GitbeatTask,
                 bind=True,
                 shared=False,  # this app's own: a shared task would leak into every later app of the process
-                gitbeat_policy=policy,
                 gitbeat_dead_letter=dead_letter,
                 gitbeat_native_dead_letter=native and bool(dead_letter),
                 gitbeat_queue=queue,
@@ -193,25 +197,15 @@ def register_tasks(app: Celery, config: dict[str, Any], root: Path) -> dict[str,
                 acks_on_failure=not (native and dead_letter),
                 acks_on_timeout=not (native and dead_letter),
                 store_errors_even_if_ignored=bool(dead_letter),
-                **options,
             )(retrying(run))
             names.add(name)
         else:
             task = app.tasks[name]
-            for option, value in options.items():
-                setattr(task, option, value)
-            if policy is not None:
-                from celery.app.autoretry import add_autoretry_behaviour
-
-                retry, retry_on = policy
-                add_autoretry_behaviour(
-                    task, autoretry_for=retry_on, max_retries=retry.max_retries, default_retry_delay=retry.delay,
-                    retry_backoff=retry.backoff == "exponential" and max(1, round(retry.delay)),
-                    retry_backoff_max=round(retry.backoff_max), retry_jitter=retry.jitter,
-                )
-    app.conf.task_routes = routes
+            adopt(task)
+        configure_task(task, spec, allowed)
+    app.conf.task_routes = config.routes()
     logging.getLogger("celery.app.trace").addFilter(FailureLogFilter(names))
-    return {name: app.tasks[name] for name in routes}
+    return {name: app.tasks[name] for name in config.tasks}
 
 
 def _exception(name: str, allowed: Allowed) -> type[BaseException]:
@@ -252,13 +246,3 @@ def declare_queues(app: Celery) -> None:
         channel = connection.default_channel
         for queue in app.conf.task_queues or []:
             queue(channel).declare()
-
-
-def consumed_queues(config: dict[str, Any]) -> list[str]:
-    """The queues a worker consumes by default: every declared one and the default, not dead-letter queues."""
-    project = config.get("project") or {}
-    queues = config.get("queues") or {}
-    dead = {dead_letter_queue(name, spec) for name, spec in queues.items()}
-    names = set(queues) | {project.get("default_queue", "celery")}
-    names |= {spec.get("queue") for spec in (config.get("tasks") or {}).values() if spec.get("queue")}
-    return sorted(name for name in names - dead if name)

@@ -141,21 +141,21 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit:
         raise  # --help and --version
     except Exception as error:
-        click_message = _click_message(error)
+        click_message = _click_message(error, _command_of(arguments))
         if click_message is not None:
             print(f"gitbeat: error: {click_message}", file=sys.stderr)
             return FAILED
         return _report_bug(error, arguments)
 
 
-def _click_message(error: Exception) -> str | None:
-    """A usage error from Celery's or Flower's own command line (click), as one line."""
+def _click_message(error: Exception, command: str | None) -> str | None:
+    """A usage error from Celery's or Flower's own command line (click), as one line naming it."""
     if "click" not in sys.modules:
         return None
     import click
 
     if isinstance(error, click.ClickException):
-        return f"celery: {error.format_message()}"
+        return f"celery {command or ''}: {error.format_message()}".replace(" :", ":")
     return None
 
 

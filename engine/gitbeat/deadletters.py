@@ -11,7 +11,7 @@ from typing import Any
 from celery import Celery
 from kombu import Exchange, Message, Queue
 
-from .app import dead_letter_queue
+from .applied import AppliedConfig
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,9 @@ class DeadLetter:
     failed_at: str | None
 
 
-def resolve_queue(name: str, queues: dict[str, dict[str, Any]]) -> str:
+def resolve_queue(name: str, config: AppliedConfig) -> str:
     """QUEUE may name a queue with dead_letter (its DLQ is meant) or a dead-letter queue itself."""
-    if name in queues and dead_letter_queue(name, queues[name]):
-        return dead_letter_queue(name, queues[name])  # type: ignore[return-value]
-    return name
+    return config.dead_letter_of(name) or name
 
 
 @contextmanager

@@ -19,37 +19,35 @@ from typing import Any
 
 from celery import Celery, bootsteps, signals
 
-from .app import consumed_queues, declared_queues, retry_policy, task_options, routes_for
+from .app import configure_task, declared_queues
+from .applied import AppliedConfig
 from .imports import Allowed
-from .taskbase import GitbeatTask
 
 logger = logging.getLogger("gitbeat.worker")
 CHECK_INTERVAL = 1.0
-OPTIONS = ("time_limit", "soft_time_limit", "rate_limit", "acks_late", "expires", "ignore_result",
-           "reject_on_worker_lost")
 
 
 class LiveConfig:
     """The revision this process runs, and how to move it to a newer one."""
 
-    def __init__(self, app: Celery, root: Path, database_url: str, revision: int | None, config: dict[str, Any]):
+    def __init__(self, app: Celery, root: Path, database_url: str, revision: int | None, config: AppliedConfig):
         self.app, self.root, self.database_url = app, root, database_url
         self.revision, self.config = revision, config
         self._store: Any = None
         self._store_pid = 0
         self._next_check = 0.0
 
-    def _latest(self) -> tuple[int | None, dict[str, Any]]:
-        from .beatstore import BeatStore
+    def _latest(self) -> tuple[int | None, AppliedConfig | None]:
         from .store import Store
+        from .store.beat import BeatStore
 
         if self._store is None or self._store_pid != os.getpid():  # never share a connection across fork
             self._store, self._store_pid = Store(self.database_url, readonly=True), os.getpid()
         if not self._store.ensure_schema():
-            return None, {}
+            return None, None
         return BeatStore(self._store).revision_config()
 
-    def refresh(self) -> dict[str, Any] | None:
+    def refresh(self) -> AppliedConfig | None:
         """At most once a second: the previous config if a newer revision was applied (and now runs)."""
         now = time.monotonic()
         if now < self._next_check:
@@ -60,24 +58,24 @@ class LiveConfig:
         except Exception as error:  # noqa: BLE001 - the store is away: keep running what we have
             logger.warning("worker: cannot check for a new revision: %s", str(error).splitlines()[0])
             return None
-        if revision is None or revision == self.revision:
+        if revision is None or config is None or revision == self.revision:
             return None
         previous = self.config
         self.apply(config)
         self.revision, self.config = revision, config
         return previous
 
-    def apply(self, config: dict[str, Any]) -> None:
-        allowed = Allowed(self.root, (config.get("project") or {}).get("imports") or [])
-        for name, spec in (config.get("tasks") or {}).items():
+    def apply(self, config: AppliedConfig) -> None:
+        """Set every live option of the new revision on the tasks this process runs (planner.effect says which)."""
+        allowed = Allowed(self.root, config.project.imports)
+        for name, spec in config.tasks.items():
             task = self.app.tasks.get(name)
-            if not isinstance(task, GitbeatTask):
-                continue  # new tasks and tasks the code registers take their options at the next start
-            options = task_options(spec)
-            for option in OPTIONS:
-                setattr(task, option, options.get(option))
-            task.gitbeat_policy = retry_policy(spec, allowed)
-        self.app.conf.task_routes = routes_for(config)
+            if task is None:
+                continue  # a new task needs a restart: plan marks it so
+            configure_task(task, spec, allowed)
+        self.app.conf.task_routes = config.routes()
+        self.app.conf.task_default_queue = config.default_queue
+        self.app.conf.timezone = config.project.timezone
 
 
 class RevisionWatcher(bootsteps.StartStopStep):
@@ -117,20 +115,19 @@ class RevisionWatcher(bootsteps.StartStopStep):
             self._follow(consumer, previous, live.config)
         logger.info("worker: now running revision %s", live.revision)
 
-    def _follow(self, consumer: Any, previous: dict[str, Any], current: dict[str, Any]) -> None:
+    def _follow(self, consumer: Any, previous: AppliedConfig, current: AppliedConfig) -> None:
         consumer.reset_rate_limits()
         consumer.update_strategies()  # a task's request class holds the time limits it was started with
         self._follow_queues(consumer, previous, current)
 
-    def _follow_queues(self, consumer: Any, previous: dict[str, Any], current: dict[str, Any]) -> None:
+    def _follow_queues(self, consumer: Any, previous: AppliedConfig, current: AppliedConfig) -> None:
         if consumer.app.gitbeat_fixed_queues:
             return  # -Q was given: the operator chose the queues
         queues = consumer.app.amqp.queues
-        default = (current.get("project") or {}).get("default_queue", "celery")
-        for queue in declared_queues(current.get("queues") or {}, default):
+        for queue in declared_queues(current):
             if queue.name not in queues:
                 queues.add(queue)
-        before, after = set(consumed_queues(previous)), set(consumed_queues(current))
+        before, after = set(previous.consumed_queues()), set(current.consumed_queues())
         for name in sorted(after - before):
             consumer.add_task_queue(name)
         for name in sorted(before - after):
@@ -143,7 +140,7 @@ def _before_task(sender: Any = None, **_: Any) -> None:
         live.refresh()
 
 
-def follow_revisions(app: Celery, root: Path, database_url: str, revision: int | None, config: dict[str, Any],
+def follow_revisions(app: Celery, root: Path, database_url: str, revision: int | None, config: AppliedConfig,
                      fixed_queues: bool) -> None:
     """Make a worker app follow revisions applied after it started."""
     app.gitbeat_live = LiveConfig(app, root, database_url, revision, config)  # type: ignore[attr-defined]

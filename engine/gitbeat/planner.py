@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any, Literal
 
+from .applied import AppliedConfig
 from .loader import Config
 from .spec import ScheduleSpec
 from .timing import fire_times
@@ -17,8 +18,23 @@ from .timing import fire_times
 Action = Literal["add", "change", "remove", "drift"]
 Effect = Literal["live", "restart"]
 SYMBOLS: dict[str, str] = {"add": "+", "change": "~", "remove": "-", "drift": "!"}
-# Queue arguments RabbitMQ fixes when it declares a queue: changing one needs a restart.
-QUEUE_RESTART_FIELDS = ("routing_key", "exchange", "max_priority", "message_ttl", "max_length", "dead_letter")
+# The one rule of what a running worker cannot take live (SPEC §6). Plan marks changes by
+# it, workers follow every other field of a new revision, `gitbeat dev` restarts by it.
+RESTART_FIELDS: dict[str, frozenset[str]] = {
+    "task": frozenset({"handler"}),  # the code a worker imported when it started
+    # queue arguments RabbitMQ fixes when it declares a queue
+    "queue": frozenset({"routing_key", "exchange", "max_priority", "message_ttl", "max_length", "dead_letter"}),
+    "project": frozenset({"imports"}),  # modules that register tasks, imported at start
+}
+
+
+def effect(kind: str, action: Action, fields: Iterable[str] = ()) -> Effect:
+    """Whether running workers take a change live or need a restart: the one place that decides."""
+    if kind == "task" and action == "add":
+        return "restart"  # a new task's handler is imported when a worker starts
+    if action == "change" and RESTART_FIELDS.get(kind, frozenset()) & set(fields):
+        return "restart"
+    return "live"  # schedules (beat), new or removed queues (consumed live), removed tasks, options
 
 
 def digest(text: str) -> str:
@@ -54,18 +70,14 @@ class Desired:
 
 
 def desired_state(config: Config) -> Desired:
+    applied = AppliedConfig(project=config.project, queues=config.queues, tasks=config.tasks).as_json()
     schedules = {}
     for name, spec in config.schedules.items():
         text = spec.model_dump_json()
         source = config.origins[("schedules", name)]
         line = source.document.position(("schedules", name), key=True)[0]
         schedules[name] = DesiredSchedule(name, spec, text, digest(text), f"{source.display}:{line}")
-    return Desired(
-        schedules=schedules,
-        tasks={name: task.model_dump(mode="json") for name, task in sorted(config.tasks.items())},
-        queues={name: queue.model_dump(mode="json") for name, queue in sorted(config.queues.items())},
-        project=config.project.model_dump(mode="json"),
-    )
+    return Desired(schedules=schedules, tasks=applied["tasks"], queues=applied["queues"], project=applied["project"])
 
 
 @dataclass(frozen=True)
@@ -208,40 +220,30 @@ def diff(
         for name, row in sorted(current.schedules.items()):
             if row.managed and name not in desired.schedules:
                 changes.append(Change("schedule", "remove", name))
-    changes += _diff_items("task", desired.tasks, current.tasks, _task_effect)
-    changes += _diff_items("queue", desired.queues, current.queues, _queue_effect)
+    changes += _diff_items("task", desired.tasks, current.tasks)
+    changes += _diff_items("queue", desired.queues, current.queues)
     if current.project is not None and current.project != desired.project:
         fields = _field_changes(current.project, desired.project)
-        effect: Effect = "restart" if any(f.field == "imports" for f in fields) else "live"
-        changes.append(Change("project", "change", "gitbeat.yaml", fields, effect))
+        changes.append(
+            Change("project", "change", "gitbeat.yaml", fields, effect("project", "change", (f.field for f in fields)))
+        )
     return Plan(changes, unmanaged, conflicts)
-
-
-def _task_effect(fields: Iterable[FieldChange]) -> Effect:
-    return "restart" if any(f.field == "handler" for f in fields) else "live"
-
-
-def _queue_effect(fields: Iterable[FieldChange]) -> Effect:
-    return "restart" if any(f.field in QUEUE_RESTART_FIELDS for f in fields) else "live"
 
 
 def _diff_items(
     kind: Literal["task", "queue"],
     desired: dict[str, dict[str, Any]],
     current: dict[str, dict[str, Any]],
-    effect: Callable[[Iterable[FieldChange]], Effect],
 ) -> list[Change]:
     changes = []
     for name in sorted(set(desired) | set(current)):
         if name not in current:
-            # A new task's handler is imported when a worker starts; a new queue is consumed live.
-            changes.append(Change(kind, "add", name, _field_changes({}, desired[name]),
-                                  "restart" if kind == "task" else "live"))
+            changes.append(Change(kind, "add", name, _field_changes({}, desired[name]), effect(kind, "add")))
         elif name not in desired:
-            changes.append(Change(kind, "remove", name))
+            changes.append(Change(kind, "remove", name, effect=effect(kind, "remove")))
         elif desired[name] != current[name]:
             fields = _field_changes(current[name], desired[name])
-            changes.append(Change(kind, "change", name, fields, effect(fields)))
+            changes.append(Change(kind, "change", name, fields, effect(kind, "change", (f.field for f in fields))))
     return changes
 
 

@@ -2,42 +2,41 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .applied import AppliedConfig
 from .errors import ConfigError
 from .settings import Settings, database_url
 from .store import Store
 
 
-def applied_config(root: Path, settings: Settings) -> tuple[int | None, dict[str, Any]]:
-    """(revision id, {project, queues, tasks}) from the store; the validated files when none was applied."""
-    from .beatstore import BeatStore
+def applied_config(root: Path, settings: Settings) -> tuple[int | None, AppliedConfig]:
+    """The latest revision's id and config from the store; (None, the validated files) when none was applied."""
+    from .store.beat import BeatStore
 
     store = Store(database_url(settings, root), readonly=True)
     try:
-        revision, config = BeatStore(store).revision_config() if store.ensure_schema() else (None, {})
+        revision, config = BeatStore(store).revision_config() if store.ensure_schema() else (None, None)
     finally:
         store.engine.dispose()
-    if revision is not None:
+    if revision is not None and config is not None:
         return revision, config
     return None, files_config(root)
 
 
-def files_config(root: Path) -> dict[str, Any]:
+def files_config(root: Path) -> AppliedConfig:
     from .commands.validate import collect
-    from .planner import desired_state
 
     config, diagnostics = collect(root)
     if any(d.severity == "error" for d in diagnostics):
         raise ConfigError(diagnostics)
-    return json.loads(desired_state(config).config_text())
+    return AppliedConfig(project=config.project, queues=config.queues, tasks=config.tasks)
 
 
 class Runtime(NamedTuple):
     revision: int | None
-    config: dict[str, Any]
+    config: AppliedConfig
     app: Any  # the Celery app
     settings: Settings
 

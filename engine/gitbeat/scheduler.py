@@ -22,15 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from celery import beat
-from sqlalchemy.exc import SQLAlchemyError
 
-from .beatstore import BeatStore, Claim, ScheduleRow
-from .errors import StoreError
 from .app import is_rabbitmq
-from .leadership import leadership_for
+from .applied import AppliedConfig
+from .errors import StoreError
 from .settings import database_url, load_settings
 from .spec import ScheduleSpec
 from .store import Store
+from .store.beat import BeatStore, Claim, ScheduleRow
+from .store.leadership import leadership_for
 from .timing import next_fire, to_fire
 
 logger = logging.getLogger("gitbeat.beat")
@@ -96,7 +96,7 @@ class Entry:
 @dataclass
 class _State:
     revision: int | None = None
-    config: dict[str, Any] = field(default_factory=dict)
+    config: AppliedConfig = field(default_factory=AppliedConfig)
     leader: bool = False
     database_failures: int = 0
     broker_failures: int = 0
@@ -112,7 +112,7 @@ class Scheduler(beat.Scheduler):
         url = getattr(app.conf, "gitbeat_database_url", None) or database_url(load_settings(root), root)
         self.store = Store(url)
         self.beatstore = BeatStore(self.store)
-        self.leadership = leadership_for(self.store.engine)
+        self.leadership = leadership_for(self.store)
         self.entries: dict[str, Entry] = {}
         self.heap: list[tuple[float, int, str, int]] = []
         self.state = _State()
@@ -167,7 +167,7 @@ class Scheduler(beat.Scheduler):
         self.leadership.close()
         try:
             self.beatstore.leave()
-        except (StoreError, SQLAlchemyError):
+        except StoreError:
             pass
         self.store.engine.dispose()
         super().close()
@@ -176,7 +176,7 @@ class Scheduler(beat.Scheduler):
 
     def _load_all(self) -> None:
         revision, config = self.beatstore.revision_config()
-        self.state.revision, self.state.config = revision, config
+        self.state.revision, self.state.config = revision, config or AppliedConfig()
         self.entries = {}
         for row in self.beatstore.rows():
             self._install(row)
@@ -209,7 +209,7 @@ class Scheduler(beat.Scheduler):
     def _reload_changed(self) -> int:
         """Install the rows whose digest or enabled flag changed; drop the ones gone."""
         revision, config = self.beatstore.revision_config()
-        self.state.revision, self.state.config = revision, config
+        self.state.revision, self.state.config = revision, config or AppliedConfig()
         stored = self.beatstore.digests()
         changed = [
             name
@@ -248,7 +248,7 @@ class Scheduler(beat.Scheduler):
             if self.state.database_failures:
                 logger.info("beat: database reachable again")
                 self.state.database_failures = 0
-        except (StoreError, SQLAlchemyError, OSError) as error:
+        except (StoreError, OSError) as error:
             self._database_failed(error)
 
     def _polled_revision(self, clock: float) -> int | None:
@@ -323,7 +323,7 @@ class Scheduler(beat.Scheduler):
         except Exception as error:  # noqa: BLE001 - the broker or the database; nothing was recorded
             for entry, _, _ in batch:
                 self._push(entry)
-            self._database_failed(error) if isinstance(error, (StoreError, SQLAlchemyError)) else self._send_failed(error)
+            self._database_failed(error) if isinstance(error, StoreError) else self._send_failed(error)
             return
         for entry, spec, dues in batch:
             if entry.name in won:
@@ -341,8 +341,6 @@ class Scheduler(beat.Scheduler):
             self.state.broker_failures = 0
 
     def _publish(self, batch: list[tuple[Entry, ScheduleSpec, list[datetime]]]) -> int:
-        tasks = self.state.config.get("tasks", {})
-        project = self.state.config.get("project") or {}
         sent = 0
         with self.app.producer_or_acquire() as producer:
             channel = producer.channel if self.transactional else None
@@ -350,15 +348,7 @@ class Scheduler(beat.Scheduler):
                 channel.tx_select()  # once per channel: a channel stays transactional
                 channel.gitbeat_tx = True
             for entry, spec, dues in batch:
-                task = tasks.get(spec.task, {})
-                options: dict[str, Any] = {
-                    "queue": spec.queue or task.get("queue") or project.get("default_queue"),
-                    "priority": spec.priority if spec.priority is not None else task.get("priority"),
-                    "expires": spec.expires or task.get("expires"),
-                }
-                if spec.routing_key:
-                    options["routing_key"] = spec.routing_key
-                options = {key: value for key, value in options.items() if value is not None}
+                options = self.state.config.schedule_options(spec)
                 for due in dues:
                     self.app.send_task(
                         spec.task,
@@ -397,6 +387,6 @@ class Scheduler(beat.Scheduler):
             return True
         if state != "PENDING":
             return False
-        limit = spec.expires or self.state.config.get("tasks", {}).get(spec.task, {}).get("expires")
+        limit = self.state.config.schedule_options(spec).get("expires")
         queued_for = (datetime.now(UTC) - entry.after).total_seconds()
         return queued_for < (limit or 3600)

@@ -12,8 +12,8 @@ import functools
 import inspect
 import logging
 import traceback as tb
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
@@ -24,27 +24,34 @@ from .spec import RetrySpec
 logger = logging.getLogger("gitbeat.task")
 
 
+Policy = tuple[RetrySpec, tuple[type[BaseException], ...]]
+
+
+def _call(task: Task, handler: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run `handler`; on a listed exception retry as the task's `gitbeat_policy` says (read now: revisions change it)."""
+    policy: Policy | None = getattr(task, "gitbeat_policy", None)
+    if policy is None:
+        return handler(*args, **kwargs)
+    retry, retry_on = policy
+    try:
+        return handler(*args, **kwargs)
+    except retry_on as error:
+        if task.request.called_directly or task.request.retries >= retry.max_retries:
+            raise
+        raise task.retry(exc=error, countdown=retry.countdown(task.request.retries),
+                         max_retries=retry.max_retries) from None
+
+
 def retrying(handler: Callable[..., Any]) -> Any:
     """`handler` as a bound task body that retries as the task's `gitbeat_policy` says.
 
     A wrapper around the body, as Celery's own autoretry, rather than an override of
-    Task.__call__ (that makes Celery build a second request context per task). The
-    policy is read at each call, so a new revision changes it in a running worker.
+    Task.__call__ (that makes Celery build a second request context per task).
     """
 
     @functools.wraps(handler)
     def run(task: Task, *args: Any, **kwargs: Any) -> Any:
-        policy = task.gitbeat_policy
-        if policy is None:
-            return handler(*args, **kwargs)
-        retry, retry_on = policy
-        try:
-            return handler(*args, **kwargs)
-        except retry_on as error:
-            if task.request.called_directly or task.request.retries >= retry.max_retries:
-                raise
-            raise task.retry(exc=error, countdown=retry.countdown(task.request.retries),
-                             max_retries=retry.max_retries) from None
+        return _call(task, handler, args, kwargs)
 
     # Celery checks a call's arguments against the body's signature: keep the handler's.
     signature = inspect.signature(handler)
@@ -53,10 +60,28 @@ def retrying(handler: Callable[..., Any]) -> Any:
     return run
 
 
+def adopt(task: Task) -> None:
+    """Give a task the code registers (no `handler` in the YAML) the same retry wrapper, once.
+
+    As Celery's own autoretry does, the body is replaced on the instance; the policy
+    is then set and changed through `gitbeat_policy` like a GitbeatTask's.
+    """
+    if "gitbeat_original_run" in vars(task):
+        return
+    original = task.run
+
+    @functools.wraps(original)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return _call(task, original, args, kwargs)
+
+    task.gitbeat_original_run = original  # type: ignore[attr-defined]
+    task.run = run  # type: ignore[method-assign]
+
+
 class GitbeatTask(Task):
     """A task declared in gitbeat's YAML."""
 
-    gitbeat_policy: tuple[RetrySpec, tuple[type[BaseException], ...]] | None = None
+    gitbeat_policy: Policy | None = None
     gitbeat_dead_letter: str | None = None  # the dead-letter queue, if the task's queue has one
     gitbeat_native_dead_letter: bool = False  # RabbitMQ's DLX does the work
     gitbeat_queue: str | None = None

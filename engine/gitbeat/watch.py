@@ -1,8 +1,8 @@
 """`gitbeat dev`: apply the files, run worker and beat, and on every edit validate, apply, restart.
 
-Hot reload is plain: a valid YAML edit is applied (beat picks the revision up by
-itself); a change that workers cannot take live (Python code, tasks, queues,
-gitbeat.yaml) restarts the worker process. An invalid edit prints its located errors
+Hot reload is plain: a valid YAML edit is applied (beat and the worker pick the
+revision up by themselves); Python code, or a change that plan marks `restart`
+(planner.effect: new tasks, handlers, queue arguments, imports), restarts the worker. An invalid edit prints its located errors
 and the last good revision keeps running.
 """
 
@@ -86,9 +86,7 @@ class Dev:
         names = sorted(os.path.relpath(p, self.root) for p in paths)
         say(f"changed: {', '.join(names)}")
         ok, plan = self.apply()
-        code_changed = any(p.endswith(".py") for p in paths)
-        workers_affected = plan is not None and any(c.kind in ("task", "queue", "project") for c in plan.changes)
-        if ok and (code_changed or workers_affected):
+        if ok and restart_needed(plan, paths):
             say("restarting the worker for the new tasks and code")
             self.stop_child("worker")
             self.spawn("worker")
@@ -117,6 +115,13 @@ class Dev:
             for role in list(self.children):
                 self.stop_child(role)
         return 0
+
+
+def restart_needed(plan: Plan | None, paths: set[str]) -> bool:
+    """Python code changed, or the plan has a change running workers cannot take live (planner.effect)."""
+    if any(path.endswith(".py") for path in paths):
+        return True
+    return plan is not None and any(change.effect == "restart" for change in plan.changes)
 
 
 def _relevant(change: object, path: str) -> bool:

@@ -19,7 +19,7 @@ def test_the_wheel_carries_the_migrations(tmp_path: Path) -> None:
     )
     [wheel] = tmp_path.glob("gitbeat-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert "gitbeat/migrations/versions/0001_initial.py" in names
-    assert "gitbeat/migrations/versions/0002_beat.py" in names
-    assert "gitbeat/migrations/script.py.mako" in names
-    assert "gitbeat/migrations/env.py" in names
+    assert "gitbeat/store/migrations/versions/0001_initial.py" in names
+    assert "gitbeat/store/migrations/versions/0002_beat.py" in names
+    assert "gitbeat/store/migrations/script.py.mako" in names
+    assert "gitbeat/store/migrations/env.py" in names

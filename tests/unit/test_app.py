@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gitbeat.app import consumed_queues, create_app, declared_queues, register_tasks
+from gitbeat.app import create_app, declared_queues, register_tasks
+from gitbeat.applied import AppliedConfig
 from gitbeat.runtime import files_config
 from gitbeat.settings import load_settings
 from gitbeat.taskbase import GitbeatTask
@@ -27,9 +28,12 @@ def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple:
 
 
 def test_queues_are_declared_with_their_arguments() -> None:
-    queues = {q.name: q for q in declared_queues(
-        {"mail": {"max_priority": 10, "message_ttl": 3600, "max_length": 5, "dead_letter": True},
-         "plain": {"exchange": "ex", "routing_key": "rk"}}, "default")}
+    config = AppliedConfig.model_validate({
+        "queues": {"mail": {"max_priority": 10, "message_ttl": 3600, "max_length": 5, "dead_letter": True},
+                   "plain": {"exchange": "ex", "routing_key": "rk"}},
+        "project": {"default_queue": "default"},
+    })
+    queues = {q.name: q for q in declared_queues(config)}
     assert set(queues) == {"mail", "mail.dlq", "plain", "default"}
     assert queues["mail"].queue_arguments == {
         "x-message-ttl": 3600000, "x-max-length": 5,
@@ -37,7 +41,8 @@ def test_queues_are_declared_with_their_arguments() -> None:
     }
     assert queues["mail"].max_priority == 10
     assert (queues["plain"].exchange.name, queues["plain"].routing_key) == ("ex", "rk")
-    assert consumed_queues({"queues": {"mail": {"dead_letter": True}}, "project": {"default_queue": "d"}}) == ["d", "mail"]
+    dead_letters = AppliedConfig.model_validate({"queues": {"mail": {"dead_letter": True}}, "project": {"default_queue": "d"}})
+    assert dead_letters.consumed_queues() == ["d", "mail"]
 
 
 def test_yaml_tasks_carry_their_options(example: tuple) -> None:

@@ -112,7 +112,7 @@ CASES: dict[str, tuple[dict[str, str], list[str], str]] = {
         {"CELERY_RESULT_BACKEND": f"db+postgresql://u:{SECRET}@h:notaport/x"}, ["beat"],
         "CELERY_RESULT_BACKEND: cannot read 'postgresql://u:***@h:notaport/x': the port is not a number",
     ),
-    "beat-unknown-celery-option": ({}, ["beat", "--", "--bogus"], "celery: No such option '--bogus'."),
+    "beat-unknown-celery-option": ({}, ["beat", "--", "--bogus"], "celery beat: No such option '--bogus'."),
     "worker-celery-option-before-dashes": (
         {}, ["worker", "--concurrency", "1"],
         "unrecognized arguments: --concurrency; Celery's own options go after `--`: "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..store import HEAD
 from . import OK, open_store
 
 
@@ -17,9 +16,11 @@ def run(args: argparse.Namespace) -> int:
         print(open_store(args, readonly=True).schema_version() or "none")
         return OK
     store = open_store(args)
+    from ..store import head
+
     before = store.upgrade()
-    if before == HEAD:
-        print(f"schema is up to date ({HEAD})")
+    if before == head():
+        print(f"schema is up to date ({head()})")
     else:
-        print(f"schema upgraded from {before or 'nothing'} to {HEAD}")
+        print(f"schema upgraded from {before or 'nothing'} to {head()}")
     return OK

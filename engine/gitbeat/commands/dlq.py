@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime import configured_app
 
     _, config, app, _ = configured_app(Path(args.config), args.database)
-    queue = deadletters.resolve_queue(args.queue, config.get("queues") or {})
+    queue = deadletters.resolve_queue(args.queue, config)
     with broker_errors(app, f"{args.action} {queue}"):
         return _act(args, app, queue)
 

@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"tasks: {counts['tasks']}, queues: {counts['queues']}")
     print(f"drift: {counts['drifted']} managed schedule(s) changed outside gitbeat" if counts["drifted"] else "drift: none")
-    from ..beatstore import beat_processes
+    from ..store.beat import beat_processes
 
     processes = beat_processes(store) if store.ensure_schema() else []
     if not processes:

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..app import consumed_queues, declare_queues, register_tasks
+    from ..app import declare_queues, register_tasks
     from ..live import follow_revisions
     from ..runtime import configured_app
     from ..settings import database_url
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     register_tasks(app, config, root)
     declare_queues(app)
     follow_revisions(app, root, database_url(settings, root), revision, config, bool(args.queues))
-    queues = args.queues or ",".join(consumed_queues(config))
+    queues = args.queues or ",".join(config.consumed_queues())
     applied = revision if revision is not None else "(files, none applied)"
     print(f"gitbeat: worker for revision {applied}, queues {queues}", flush=True)
     app.worker_main(["worker", "--loglevel", args.loglevel, "--queues", queues, *celery_arguments(args)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Iterator
@@ -14,8 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .store import Store, beats, revisions, schedules
-
+from ..applied import AppliedConfig
+from .apply import Store
+from .tables import beats, revisions, schedules
 
 _STALE = timedelta(minutes=1)  # a beat not heard from for this long is forgotten
 
@@ -82,13 +82,13 @@ class BeatStore:
     def latest_revision(self) -> int | None:
         return self.store.latest_revision()
 
-    def revision_config(self) -> tuple[int | None, dict[str, Any]]:
-        """The latest revision's id and its project, queues and tasks."""
+    def revision_config(self) -> tuple[int | None, AppliedConfig | None]:
+        """The latest revision's id and its project, queues and tasks (None, None before the first apply)."""
         with self.store.connect() as connection:
             row = connection.execute(
                 sa.select(revisions.c.id, revisions.c.config).order_by(revisions.c.id.desc()).limit(1)
             ).first()
-        return (row.id, json.loads(row.config)) if row else (None, {})
+        return (row.id, AppliedConfig.from_text(row.config)) if row else (None, None)
 
     def digests(self) -> dict[str, tuple[str, bool]]:
         """Every schedule's digest and enabled flag: cheap enough to diff 10,000 rows."""

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import psycopg2
-import sqlalchemy as sa
+
+from .database import Database
 
 BEAT_LOCK = 0x67626174  # "gbat"
 CHANNEL = "gitbeat_revisions"
@@ -25,19 +26,15 @@ VERIFY_INTERVAL = 10.0  # seconds between queries that prove a held lock's sessi
 class PostgresLeadership:
     """An autocommit connection holding pg_try_advisory_lock(BEAT_LOCK) and listening for revisions."""
 
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
+    def __init__(self, database: Database) -> None:
+        self.database = database
         self.connection: Any = None
         self.held = False
         self.verified_at = 0.0
 
     def _connect(self) -> Any:
         if self.connection is None or self.connection.closed:
-            url = self.engine.url
-            self.connection = psycopg2.connect(
-                host=url.host, port=url.port or 5432, user=url.username, password=url.password,
-                dbname=url.database, connect_timeout=5, application_name="gitbeat beat",
-            )
+            self.connection = self.database.dedicated_connection(application_name="gitbeat beat")
             self.connection.autocommit = True
             with self.connection.cursor() as cursor:
                 cursor.execute(f"LISTEN {CHANNEL}")
@@ -126,8 +123,8 @@ class FileLeadership:
         self.held = False
 
 
-def leadership_for(engine: sa.Engine) -> PostgresLeadership | FileLeadership:
-    if engine.dialect.name == "postgresql":
-        return PostgresLeadership(engine)
-    database = engine.url.database or "gitbeat.db"
-    return FileLeadership(Path(database + ".beat.lock"))
+def leadership_for(database: Database) -> PostgresLeadership | FileLeadership:
+    if database.dialect == "postgresql":
+        return PostgresLeadership(database)
+    path = database.engine.url.database or "gitbeat.db"
+    return FileLeadership(Path(path + ".beat.lock"))

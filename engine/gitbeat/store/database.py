@@ -1,0 +1,222 @@
+"""The database under the store: one engine, transactions whose errors are one line, the lock, the schema.
+
+A `readonly` database (plan, status, history, next) never writes: it creates no file,
+folder or table, runs its transactions read-only (PostgreSQL) or `query_only` (SQLite),
+and reads a database gitbeat has not set up as one with nothing applied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ..errors import StoreError
+from .tables import VERSION_TABLE
+
+APPLY_LOCK = 0x67697462  # "gitb": the advisory lock key of apply and migrations
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@lru_cache(maxsize=1)
+def head() -> str:
+    """The newest migration, read from the scripts (never a constant bumped by hand)."""
+    from alembic.script import ScriptDirectory
+
+    found = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert found is not None
+    return found
+
+
+def _safe_url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _first_line(error: BaseException) -> str:
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()
+    return text[0] if text else type(original).__name__
+
+
+def _connection_lost(error: BaseException) -> bool:
+    text = _first_line(error)
+    return bool(getattr(error, "connection_invalidated", False)) or any(
+        marker in text for marker in ("terminat", "closed", "server closed", "connection already closed")
+    )
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    """The file of a SQLite store (None for PostgreSQL and in-memory SQLite)."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+    return Path(engine.url.database)
+
+
+class Database:
+    """One database: its engine, its transactions, the apply lock and the schema version."""
+
+    def __init__(self, url: str, *, lock_timeout: float = 30.0, readonly: bool = False) -> None:
+        self.lock_timeout = lock_timeout
+        self.readonly = readonly
+        connect_args: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            connect_args["timeout"] = lock_timeout
+        elif url.startswith("postgresql"):
+            connect_args["connect_timeout"] = 5
+            connect_args["application_name"] = "gitbeat"
+            if readonly:
+                connect_args["options"] = "-c default_transaction_read_only=on"
+        # What the URL says wins over gitbeat's defaults (SQLAlchemy lets connect_args win).
+        given = sa.engine.make_url(url).query
+        self.connect_args = {key: value for key, value in connect_args.items() if key not in given}
+        connect_args = self.connect_args
+        self.engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        self._file = _sqlite_file(self.engine)
+        if self._file is not None and not readonly:
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_query_only if readonly else _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        self._schema: str | None = None  # the schema version once known to be usable
+
+    def dedicated_connection(self, **overrides: Any) -> Any:
+        """A DBAPI connection of its own, outside the pool, made exactly as the engine makes its own.
+
+        The URL's query options (sslmode, a socket host, ...) and the engine's connect
+        arguments hold for it too; `overrides` replace single ones (application_name).
+        """
+        args, options = self.engine.dialect.create_connect_args(self.engine.url)
+        return self.engine.dialect.loaded_dbapi.connect(*args, **{**options, **self.connect_args, **overrides})
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def describe(self) -> str:
+        return _safe_url(self.engine)
+
+    @contextmanager
+    def connect(self, *, write: bool = False) -> Iterator[Connection]:
+        """A transaction; database errors become one clear StoreError line."""
+        if write and self.readonly:
+            raise StoreError("internal: a read-only store was asked to write")
+        dbapi_error = getattr(self.engine.dialect.dbapi, "Error", DBAPIError)
+        try:
+            with self.engine.connect() as connection:
+                connection.info["immediate"] = write
+                with connection.begin():
+                    if write:
+                        self._lock(connection)
+                    yield connection
+        except StoreError:
+            raise
+        except OperationalError as error:
+            raise StoreError(self._explain(error)) from None
+        except (DBAPIError, dbapi_error) as error:
+            if _connection_lost(error):
+                raise StoreError(self._explain(error)) from None
+            raise StoreError(f"database error at {self.describe()}: {_first_line(error)}") from None
+
+    def _explain(self, error: BaseException) -> str:
+        text = _first_line(error)
+        if "database is locked" in text:
+            return f"another gitbeat apply is running; gave up after waiting {self.lock_timeout:g}s"
+        if _connection_lost(error):
+            return (
+                f"lost the connection to the database at {self.describe()} ({text}); "
+                "the transaction was rolled back and nothing was changed"
+            )
+        return f"cannot use the database at {self.describe()}: {text}"
+
+    def _lock(self, connection: Connection) -> None:
+        if self.dialect != "postgresql":
+            return  # SQLite: the immediate transaction is the lock
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
+        try:
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(APPLY_LOCK)))
+        except DBAPIError as error:
+            if getattr(error.orig, "pgcode", None) == "55P03":
+                raise StoreError(
+                    f"another gitbeat apply is running; gave up after waiting {self.lock_timeout:g}s"
+                ) from None
+            raise
+        connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+
+    # --- schema -----------------------------------------------------------------
+
+    def schema_version(self) -> str | None:
+        """The schema's version; None for a database (or SQLite file) that gitbeat has not set up."""
+        if self._file is not None and not self._file.exists():
+            return None
+        with self.connect() as connection:
+            if not sa.inspect(connection).has_table(VERSION_TABLE):
+                return None
+            return connection.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
+
+    def upgrade(self) -> str | None:
+        """Migrate to the newest schema; returns the version it started from."""
+        before = self.schema_version()
+        if before == head():
+            self._schema = head()
+            return before
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
+        alembic = AlembicConfig()
+        alembic.set_main_option("script_location", str(MIGRATIONS))
+        with self.connect(write=True) as connection:
+            alembic.attributes["connection"] = connection
+            command.upgrade(alembic, "head")
+        self._schema = head()
+        return before
+
+    def ensure_schema(self) -> bool:
+        """Whether gitbeat's tables are there to read: a writer migrates them; a reader never does.
+
+        A read-only store on a database that gitbeat has not set up reads as empty; one
+        whose schema is older or newer than this gitbeat's is refused in one line.
+        """
+        if self._schema is not None:
+            return True
+        if not self.readonly:
+            self.upgrade()
+            return True
+        version = self.schema_version()
+        if version is None:
+            return False  # not remembered: a later apply may create the tables
+        if version != head():
+            raise StoreError(
+                f"the database at {self.describe()} has gitbeat schema {version}, and this gitbeat reads {head()}: "
+                "run `gitbeat db upgrade` (apply also does it) with a gitbeat of the same version"
+            )
+        self._schema = version
+        return True
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE: pysqlite's own deferred
+    # BEGIN would let two applies read the same state and then collide.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
+    # A reader: no journal-mode change (that writes the file), and SQLite refuses any write.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get("immediate") else "BEGIN")
