@@ -162,7 +162,7 @@ def configure_task(task: Task, spec: TaskSpec, allowed: Allowed) -> None:
             setattr(task, option, options[option])
         elif option in vars(task):
             delattr(task, option)
-    task.gitbeat_policy = retry_policy(spec, allowed)  # type: ignore[attr-defined]
+    task.gitbeat_policy = retry_policy(spec, allowed)
 
 
 def register_tasks(app: Celery, config: AppliedConfig, root: Path) -> dict[str, Task]:

@@ -80,7 +80,10 @@ class AppliedConfig(BaseModel):
         return sorted(names - self.dead_letter_queues())
 
     def routes(self) -> dict[str, dict[str, Any]]:
-        """Celery's task_routes: each task's queue and priority (a route option: the task attribute goes in Celery 6)."""
+        """Celery's task_routes: each task's queue and priority.
+
+        Priority is a route option: the task attribute goes in Celery 6.
+        """
         routes: dict[str, dict[str, Any]] = {}
         for name, task in self.tasks.items():
             routes[name] = {"queue": self.task_queue(name)}

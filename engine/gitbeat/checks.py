@@ -21,9 +21,15 @@ def check_config(config: Config, registered: set[str] | None, now: datetime) -> 
     for name, queue in config.queues.items():
         target = queue.dead_letter
         if isinstance(target, str) and not config.declared("queues", target):
-            found.append(config.diagnostic("error", "queues", name, "dead_letter", message=_unknown("queue", target, queues)))
+            found.append(
+                config.diagnostic("error", "queues", name, "dead_letter", message=_unknown("queue", target, queues))
+            )
         elif isinstance(target, str) and target == name:
-            found.append(config.diagnostic("error", "queues", name, "dead_letter", message="a queue cannot be its own dead-letter queue"))
+            found.append(
+                config.diagnostic(
+                    "error", "queues", name, "dead_letter", message="a queue cannot be its own dead-letter queue"
+                )
+            )
         if target is not False and not any(
             task.acks_late and (task.queue or config.project.default_queue) == name for task in config.tasks.values()
         ):
@@ -39,7 +45,9 @@ def check_config(config: Config, registered: set[str] | None, now: datetime) -> 
             )
     for name, task in config.tasks.items():
         if task.queue is not None and task.queue not in queues:
-            found.append(config.diagnostic("error", "tasks", name, "queue", message=_unknown("queue", task.queue, queues)))
+            found.append(
+                config.diagnostic("error", "tasks", name, "queue", message=_unknown("queue", task.queue, queues))
+            )
         if task.time_limit is not None and task.soft_time_limit is not None and task.soft_time_limit >= task.time_limit:
             found.append(
                 config.diagnostic(
@@ -51,7 +59,7 @@ def check_config(config: Config, registered: set[str] | None, now: datetime) -> 
                     f"{format_duration(task.time_limit)}: the task is killed before its soft limit can fire",
                 )
             )
-    for name, schedule in config.schedules.items():
+    for name in config.schedules:
         found.extend(_check_schedule(config, name, registered, queues, now))
     return found
 
@@ -86,32 +94,43 @@ def _check_schedule(
     schedule = config.schedules[name]
     tz_name = config.timezone_of(schedule)
     declared = config.declared("tasks", schedule.task)
-    if not declared and not (registered is None and config.project.imports) and schedule.task not in (registered or set()):
+    if (
+        not declared
+        and not (registered is None and config.project.imports)
+        and schedule.task not in (registered or set())
+    ):
         tasks = {n for s, n in config.origins if s == "tasks"} | (registered or set())
-        found.append(config.diagnostic("error", "schedules", name, "task", message=_unknown("task", schedule.task, tasks)))
+        found.append(
+            config.diagnostic("error", "schedules", name, "task", message=_unknown("task", schedule.task, tasks))
+        )
     if schedule.queue is not None and schedule.queue not in queues:
-        found.append(config.diagnostic("error", "schedules", name, "queue", message=_unknown("queue", schedule.queue, queues)))
+        found.append(
+            config.diagnostic("error", "schedules", name, "queue", message=_unknown("queue", schedule.queue, queues))
+        )
     if schedule.at is not None and as_local(schedule.at, zone(tz_name)) <= now:
         found.append(
-            config.diagnostic("warning", "schedules", name, "at", message="this time has passed: the schedule will never fire")
+            config.diagnostic(
+                "warning", "schedules", name, "at", message="this time has passed: the schedule will never fire"
+            )
         )
     task = config.tasks.get(schedule.task)
-    budget = task.retry.budget() if task is not None and task.retry is not None and task.retry.on else 0.0
+    retry = task.retry if task is not None else None
+    budget = retry.budget() if retry is not None and retry.on else 0.0
     # A cron fires at most once a minute: shorter budgets need no period at all.
     period = _period(schedule.cron, schedule.every, tz_name, now) if budget > 60 or schedule.jitter else None
-    if period is not None and budget > 0:
-        if budget > period:
-            found.append(
-                config.diagnostic(
-                    "warning",
-                    "schedules",
-                    name,
-                    "task",
-                    message=f"task {excerpt(schedule.task)} may retry for {format_duration(budget)} "
-                    f"({task.retry.max_retries} retries), longer than this schedule's period of "
-                    f"{format_duration(period)}: a failing run is still retrying when the next one starts",
-                )
+    # budget > 0 only when the task has a retry.
+    if period is not None and retry is not None and budget > 0 and budget > period:
+        found.append(
+            config.diagnostic(
+                "warning",
+                "schedules",
+                name,
+                "task",
+                message=f"task {excerpt(schedule.task)} may retry for {format_duration(budget)} "
+                f"({retry.max_retries} retries), longer than this schedule's period of "
+                f"{format_duration(period)}: a failing run is still retrying when the next one starts",
             )
+        )
     if period is not None and schedule.jitter is not None and schedule.jitter >= period:
         found.append(
             config.diagnostic(

@@ -27,6 +27,7 @@ COMMANDS = {
     "apply": "sync the config into the database and record a revision",
     "history": "list the revisions applied",
     "status": "show the current revision, schedules and drift",
+    "runs": "list the runs of the schedules: due time, lag, runtime, outcome",
     "db": "migrate the database schema",
     "beat": "run Celery beat with gitbeat's scheduler",
     "worker": "run a Celery worker for the applied config",
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         return FAILED
     except SystemExit:
         raise  # --help and --version
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - last resort: an unexpected error is a bug, exit 3 with a log file
         click_message = _click_message(error, _command_of(arguments))
         if click_message is not None:
             print(f"gitbeat: error: {click_message}", file=sys.stderr)

@@ -133,7 +133,7 @@ def _parse_cron(text: str) -> Cron:
         raise CronError(
             f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}"
         )
-    parsed = [_parse_field(field, part) for field, part in zip(FIELDS, parts)]
+    parsed = [_parse_field(field, part) for field, part in zip(FIELDS, parts, strict=True)]
     weekdays = {0 if day == 7 else day for day in parsed[4][0]}
     cron = Cron(
         text=stripped,
@@ -145,9 +145,12 @@ def _parse_cron(text: str) -> Cron:
         day_restricted=parsed[2][1],
         weekday_restricted=parsed[4][1],
     )
-    if cron.day_restricted and not cron.weekday_restricted:
-        # 2000 is a leap year, so February 29 counts as reachable.
-        if not any(day <= calendar.monthrange(2000, month)[1] for month in cron.months for day in cron.days):
-            months = ", ".join(calendar.month_name[m] for m in cron.months)
-            raise CronError(f"never fires: day-of-month {parts[2]} does not occur in {months}")
+    # 2000 is a leap year, so February 29 counts as reachable.
+    if (
+        cron.day_restricted
+        and not cron.weekday_restricted
+        and not any(day <= calendar.monthrange(2000, month)[1] for month in cron.months for day in cron.days)
+    ):
+        months = ", ".join(calendar.month_name[m] for m in cron.months)
+        raise CronError(f"never fires: day-of-month {parts[2]} does not occur in {months}")
     return cron

@@ -18,8 +18,8 @@ from .applied import AppliedConfig
 class DeadLetter:
     """One task that failed for good: its payload, why, and how often it was retried."""
 
-    id: str
-    task: str
+    id: str | None  # None, and task None: a message that is not a Celery task (no id/task headers)
+    task: str | None
     args: list[Any]
     kwargs: dict[str, Any]
     queue: str | None  # where it came from; replay sends it back there
@@ -95,11 +95,16 @@ def list_letters(app: Celery, queue: str) -> list[DeadLetter]:
 
 
 def replay(app: Celery, queue: str) -> int:
-    """Send each dead letter back to its queue as a fresh task (same id, retries from zero)."""
+    """Send each dead letter back to its queue as a fresh task (same id, retries from zero).
+
+    A message without a task name cannot be sent as a task: it stays in the dead-letter queue.
+    """
     sent = 0
     with _messages(app, queue) as messages:
         for message in messages:
             letter = _letter(app, message)
+            if letter.task is None:
+                continue  # not acked: it goes back to the queue
             app.send_task(letter.task, args=letter.args, kwargs=letter.kwargs, task_id=letter.id, queue=letter.queue)
             message.ack()
             sent += 1

@@ -154,7 +154,7 @@ def _import(module: str) -> tuple[Any, str | None]:
         return importlib.import_module(module), None
     except KeyboardInterrupt:
         raise
-    except BaseException as error:  # a user module may raise anything, SystemExit included
+    except BaseException as error:  # noqa: BLE001 - a user module may raise anything, SystemExit included
         # The innermost frame of the user's own code, not of the library that raised (json, ...).
         frames = [f for f in traceback.extract_tb(error.__traceback__)[1:] if "importlib" not in f.filename]
         own = [f for f in frames if not f.filename.startswith(_LIBRARY_PATHS)]
@@ -162,7 +162,8 @@ def _import(module: str) -> tuple[Any, str | None]:
         # The user's exception message may quote anything: in excerpts only.
         detail = f"{type(error).__name__}: {error}".strip().splitlines()[0] if str(error) else type(error).__name__
         detail = shorten(detail)
-        return None, f"cannot import {cut(module)}: {detail}" + (f" (at {where})" if where and "ModuleNotFound" not in detail else "")
+        at = f" (at {where})" if where and "ModuleNotFound" not in detail else ""
+        return None, f"cannot import {cut(module)}: {detail}{at}"
 
 
 def check_imports(config: Config) -> ImportReport:
@@ -276,10 +277,17 @@ def resolve_exception(name: str, allowed: Allowed) -> tuple[type[BaseException] 
         found = getattr(builtins, name, None)
         if isinstance(found, type) and issubclass(found, BaseException):
             return found, None
-        builtin = [n for n in dir(builtins) if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException)]
+        builtin = [
+            n
+            for n in dir(builtins)
+            if isinstance(getattr(builtins, n), type) and issubclass(getattr(builtins, n), BaseException)
+        ]
         close = difflib.get_close_matches(name, builtin, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return None, f"{excerpt(name)} is not a built-in exception{hint}; name others by their module, e.g. tasks.errors.Transient"
+        return None, (
+            f"{excerpt(name)} is not a built-in exception{hint}; "
+            "name others by their module, e.g. tasks.errors.Transient"
+        )
     module_name, _, attribute = name.rpartition(".")
     module, problem = _import_allowed(module_name, allowed)
     if problem:
@@ -318,7 +326,9 @@ def _check_arguments(config: Config, handlers: dict[str, Any]) -> list[Diagnosti
                     "schedules",
                     name,
                     where,
-                    message=shorten(f"the arguments do not fit {config.tasks[schedule.task].handler}{signature}: {error}"),
+                    message=shorten(
+                        f"the arguments do not fit {config.tasks[schedule.task].handler}{signature}: {error}"
+                    ),
                 )
             )
     return found

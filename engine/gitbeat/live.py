@@ -15,7 +15,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from celery import Celery, bootsteps, signals
 
@@ -86,7 +86,7 @@ class RevisionWatcher(bootsteps.StartStopStep):
     tasks, retries among them, by up to the check interval.
     """
 
-    requires = {"celery.worker.consumer.tasks:Tasks"}
+    requires: ClassVar[set[str]] = {"celery.worker.consumer.tasks:Tasks"}
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
@@ -143,7 +143,7 @@ def _before_task(sender: Any = None, **_: Any) -> None:
 def follow_revisions(app: Celery, root: Path, database_url: str, revision: int | None, config: AppliedConfig,
                      fixed_queues: bool) -> None:
     """Make a worker app follow revisions applied after it started."""
-    app.gitbeat_live = LiveConfig(app, root, database_url, revision, config)  # type: ignore[attr-defined]
-    app.gitbeat_fixed_queues = fixed_queues  # type: ignore[attr-defined]
+    app.gitbeat_live = LiveConfig(app, root, database_url, revision, config)
+    app.gitbeat_fixed_queues = fixed_queues
     app.steps["consumer"].add(RevisionWatcher)
     signals.task_prerun.connect(_before_task, weak=False)

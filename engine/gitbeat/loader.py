@@ -20,7 +20,8 @@ from pydantic import BaseModel, JsonValue, ValidationError
 
 from .errors import Diagnostic, GitbeatError, Severity
 from .spec import NAME_MAX, SECTIONS, LocatedValueError, Model, ProjectSpec, QueueSpec, ScheduleSpec, TaskSpec, is_name
-from .yamlsource import Document, Path as DataPath, YamlProblem, cut, decode, excerpt, load_yaml, read_regular
+from .yamlsource import Document, YamlProblem, cut, decode, excerpt, load_yaml, read_regular
+from .yamlsource import Path as DataPath
 
 CONFIG_DIRS = ("tasks", "schedules")
 PROJECT_FILE = "gitbeat.yaml"
@@ -185,8 +186,8 @@ def _read(path: Path, root: Path, diagnostics: list[Diagnostic]) -> Source | Non
     except OSError as error:
         diagnostics.append(Diagnostic(display, 1, 1, "error", "", f"cannot read the file: {error.strerror}"))
         return None
-    for problem in document.problems:
-        diagnostics.append(Diagnostic(display, *problem.position, "error", "", problem.message))
+    for found in document.problems:
+        diagnostics.append(Diagnostic(display, *found.position, "error", "", found.message))
     return Source(display, document)
 
 
@@ -228,7 +229,9 @@ def _add_file(config: Config, source: Source, diagnostics: list[Diagnostic]) -> 
         if entries is None:
             continue
         if not isinstance(entries, dict):
-            diagnostics.append(_error(source, (section,), f"expected a mapping of names to {section}; got {_show(entries)}"))
+            diagnostics.append(
+                _error(source, (section,), f"expected a mapping of names to {section}; got {_show(entries)}")
+            )
             continue
         target: dict[str, Any] = getattr(config, section)
         for name, value in entries.items():

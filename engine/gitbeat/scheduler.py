@@ -3,19 +3,21 @@
 A heap of next fire times makes a tick with nothing due cost the same for 10 or
 10,000 schedules. A new revision (NOTIFY on PostgreSQL, a polled revision id on
 SQLite) reloads only the rows whose digest changed. Each batch of due times is
-claimed and its run state written in one transaction that commits only after the
-messages were sent; the claim refuses a due time already claimed, so several beats
-never send one twice. One beat leads; the others stand by and take over.
+claimed, and its runs recorded in the ledger, in one transaction that commits just
+before the due time; then the messages go out and the runs are marked sent. The
+claim refuses a due time already claimed, so several beats never claim one twice;
+a run claimed but not known to be sent (a crash, a broker or database outage at the
+wrong moment) is sent again by the leader, and the worker runs it once whichever
+copy arrives (store.runs). One beat leads; the others stand by and take over.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import heapq
 import logging
-import random
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,17 +27,22 @@ from celery import beat
 
 from .app import is_rabbitmq
 from .applied import AppliedConfig
+from .beatentry import Entry, internal_entry
 from .errors import StoreError
+from .firing import plan_batch
+from .sending import Outgoing, Sender, task_id
 from .settings import database_url, load_settings
 from .spec import ScheduleSpec
 from .store import Store
-from .store.beat import BeatStore, Claim, ScheduleRow
+from .store.beat import BeatStore, ScheduleRow
 from .store.leadership import leadership_for
-from .timing import next_fire, to_fire
+from .store.runs import SWEEP_AFTER, RunLedger
+from .timing import to_fire
+
+__all__ = ["Entry", "Scheduler", "task_id"]
 
 logger = logging.getLogger("gitbeat.beat")
 
-TASK_ID_NAMESPACE = uuid.UUID("6f1c3f1e-2c55-4d2b-9a47-7a1f0f6b9e21")
 POLL_INTERVAL = 0.2  # seconds between revision checks: a change is used within 0.5 s
 LEADER_CHECK_INTERVAL = 1.0  # standbys try the lock this often: takeover well within 5 s
 HEARTBEAT_INTERVAL = 5.0
@@ -43,54 +50,9 @@ RESCAN_INTERVAL = 30.0  # also catch rows edited by hand, which send no notifica
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0)
 PREPARE = 0.05  # claim a batch this long before it is due, then send it on time
 SAME_INSTANT = 0.001  # send times this close form one batch
-
-
-def task_id(schedule: str, due: datetime) -> str:
-    """The same id for the same (schedule, due time), on every beat: a duplicate is visible."""
-    return str(uuid.uuid5(TASK_ID_NAMESPACE, f"{schedule}|{due.astimezone(UTC).isoformat()}"))
-
-
-@dataclass
-class Entry:
-    """One schedule as beat holds it: its spec as stored, its cursor and its place in the heap.
-
-    The spec is kept as its JSON text and parsed when the entry fires: 10,000 parsed
-    specs would hold ~30 MB that a waiting beat does not need.
-    """
-
-    name: str
-    text: str
-    digest: str
-    anchor: datetime
-    after: datetime  # due times up to here are handled
-    last_task_id: str | None
-    version: int = 0
-    due: datetime | None = None  # the next due time
-    fire_at: float = 0.0  # when to send it: due plus this due's jitter
-
-    @property
-    def spec(self) -> ScheduleSpec:
-        return ScheduleSpec.model_validate_json(self.text)
-
-    @classmethod
-    def from_row(cls, row: ScheduleRow) -> tuple[Entry, ScheduleSpec]:
-        spec = ScheduleSpec.model_validate_json(row.spec)  # a row that does not parse is refused here
-        anchor = row.anchor_at or row.created_at
-        return cls(row.name, row.spec, row.digest, anchor, row.last_due_at or anchor, row.last_task_id), spec
-
-    def advance(self, spec: ScheduleSpec) -> None:
-        """Compute the next due time after the cursor and when to send it."""
-        self.due = next_fire(spec, spec.timezone or "UTC", self.after, self.anchor)
-        if self.due is None:
-            return
-        offset = 0.0
-        if spec.jitter:
-            # Seeded by the due time: every beat, and a restart, picks the same delay.
-            offset = random.Random(task_id(self.name, self.due)).uniform(0, spec.jitter)
-            following = next_fire(spec, spec.timezone or "UTC", self.due, self.anchor)
-            if following is not None:  # never past the next run
-                offset = min(offset, max((following - self.due).total_seconds() - 0.001, 0.0))
-        self.fire_at = self.due.timestamp() + offset
+OUTBOX_INTERVAL = 1.0  # the leader looks for runs claimed but not known to be sent this often
+TRIM_INTERVAL = 60.0  # the ledger is trimmed to each schedule's history this often, off the hot path
+BACKEND_CLEANUP = "celery.backend_cleanup"  # Celery's own entry: expire results in a database result backend
 
 
 @dataclass
@@ -105,25 +67,30 @@ class _State:
 class Scheduler(beat.Scheduler):
     """gitbeat's beat scheduler: `gitbeat beat`, or `celery beat -S gitbeat.scheduler:Scheduler`."""
 
-    Entry = Entry
+    Entry: Any = Entry
 
     def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
         root = Path(getattr(app.conf, "gitbeat_root", None) or ".")
         url = getattr(app.conf, "gitbeat_database_url", None) or database_url(load_settings(root), root)
         self.store = Store(url)
         self.beatstore = BeatStore(self.store)
+        self.ledger = RunLedger(self.store)
         self.leadership = leadership_for(self.store)
+        self.internal: dict[str, ScheduleSpec] = {}
         self.entries: dict[str, Entry] = {}
         self.heap: list[tuple[float, int, str, int]] = []
         self.state = _State()
         self.started_at = datetime.now(UTC)
         self._next_poll = self._next_leader_check = self._next_heartbeat = self._next_rescan = 0.0
+        self._next_outbox = self._next_trim = 0.0
         self._retry_at = 0.0
+        self._announced = False
         # On RabbitMQ a batch is published in one AMQP transaction: one round trip for all its
         # messages instead of a publisher confirm each (the two cannot share a channel).
         self.transactional = is_rabbitmq(app)
         if self.transactional:
             app.conf.broker_transport_options = {**app.conf.broker_transport_options, "confirm_publish": False}
+        self.sender = Sender(app, transactional=self.transactional)
         super().__init__(app, *args, **kwargs)
 
     # --- Celery's Scheduler interface -----------------------------------------------
@@ -137,7 +104,7 @@ class Scheduler(beat.Scheduler):
         gc.freeze()  # the loaded schedule lives as long as beat: keep it out of full collections
 
     @property
-    def schedule(self) -> dict[str, Entry]:  # type: ignore[override]
+    def schedule(self) -> dict[str, Entry]:
         return self.entries
 
     @property
@@ -165,10 +132,8 @@ class Scheduler(beat.Scheduler):
 
     def close(self) -> None:
         self.leadership.close()
-        try:
+        with contextlib.suppress(StoreError):
             self.beatstore.leave()
-        except StoreError:
-            pass
         self.store.engine.dispose()
         super().close()
 
@@ -180,6 +145,7 @@ class Scheduler(beat.Scheduler):
         self.entries = {}
         for row in self.beatstore.rows():
             self._install(row)
+        self._install_internal(datetime.now(UTC))
         self._rebuild_heap()
         logger.info("beat: loaded %d schedules (revision %s)", len(self.entries), revision)
 
@@ -197,6 +163,18 @@ class Scheduler(beat.Scheduler):
         entry.version = previous.version + 1 if previous else 0
         entry.advance(spec)
         self.entries[row.name] = entry
+
+    def _install_internal(self, now: datetime) -> None:
+        """Celery's default entry `celery.backend_cleanup`, when the result backend does not expire results itself."""
+        backend = self.app.backend
+        if self.app.conf.result_expires and not getattr(backend, "supports_autoexpire", True):
+            self.internal[BACKEND_CLEANUP] = ScheduleSpec.model_validate(
+                {"task": BACKEND_CLEANUP, "cron": "0 4 * * *", "timezone": "UTC", "catchup": "skip"}  # Celery's time
+            )
+        for name, spec in self.internal.items():
+            entry = internal_entry(name, spec, now)
+            entry.advance(spec)
+            self.entries[name] = entry
 
     def _rebuild_heap(self) -> None:
         self.heap = [(e.fire_at, i, e.name, e.version) for i, e in enumerate(self.entries.values()) if e.due]
@@ -217,7 +195,7 @@ class Scheduler(beat.Scheduler):
             if (enabled and (name not in self.entries or self.entries[name].digest != digest))
             or (not enabled and name in self.entries)
         ]
-        for name in set(self.entries) - set(stored):
+        for name in set(self.entries) - set(stored) - set(self.internal):
             del self.entries[name]
         for row in self.beatstore.rows(changed) if changed else []:
             self._install(row)
@@ -238,9 +216,17 @@ class Scheduler(beat.Scheduler):
             changed = notified or (revision is not None and revision != self.state.revision)
             if self.state.leader and (changed or clock >= self._next_rescan):  # a standby loads on taking the lead
                 self._next_rescan = clock + RESCAN_INTERVAL
-                changed = self._reload_changed()
-                if changed:
-                    logger.info("beat: revision %s: %d schedule(s) changed", self.state.revision, changed)
+                reloaded = self._reload_changed()
+                if reloaded:
+                    logger.info("beat: revision %s: %d schedule(s) changed", self.state.revision, reloaded)
+            if self.state.leader and clock >= self._next_outbox and clock >= self._retry_at:
+                self._next_outbox = clock + OUTBOX_INTERVAL
+                self._send_outbox()
+            if self.state.leader and clock >= self._next_trim:
+                self._next_trim = clock + TRIM_INTERVAL
+                trimmed = self.ledger.trim(self.state.config.project.history_limit)
+                if trimmed:
+                    logger.info("beat: trimmed %d run(s) beyond each schedule's history", trimmed)
             if clock >= self._next_heartbeat:
                 self._next_heartbeat = clock + HEARTBEAT_INTERVAL
                 role = "leader" if self.state.leader else "standby"
@@ -252,7 +238,7 @@ class Scheduler(beat.Scheduler):
             self._database_failed(error)
 
     def _polled_revision(self, clock: float) -> int | None:
-        if self.store.dialect == "postgresql" and self.leadership.connection is not None:
+        if self.store.dialect == "postgresql" and getattr(self.leadership, "connection", None) is not None:
             return None  # NOTIFY tells us; the rescan is the safety net
         return self.beatstore.latest_revision()
 
@@ -261,15 +247,18 @@ class Scheduler(beat.Scheduler):
         was_leader = self.state.leader
         try:
             self.state.leader = self.leadership.acquire()
-        except Exception as error:  # the lock connection is gone: lead no more until it is back
+        except StoreError:  # the lock connection is gone: lead no more until it is back
             self.state.leader = False
-            raise StoreError(f"lost the leadership connection: {str(error).strip().splitlines()[0]}") from None
+            raise
         if self.state.leader and not was_leader:
             logger.info("beat: %s leads; reloading the run state", self.beatstore.process_id)
             self._load_all()  # another leader may have fired since we loaded
             self._next_heartbeat = 0.0
         elif was_leader and not self.state.leader:
             logger.warning("beat: %s lost the lead; standing by", self.beatstore.process_id)
+        elif not self.state.leader and not self._announced:
+            logger.info("beat: %s stands by; another beat leads", self.beatstore.process_id)
+        self._announced = True
 
     def _database_failed(self, error: BaseException) -> None:
         delay = RETRY_DELAYS[min(self.state.database_failures, len(RETRY_DELAYS) - 1)]
@@ -283,50 +272,31 @@ class Scheduler(beat.Scheduler):
     def _fire(self, moment: float) -> None:
         """Send every entry due by `moment` (now, or an instant at most PREPARE ahead) as one claimed batch.
 
-        The claim is made as soon as the batch is known and the messages go out at `moment`:
-        the database round trips are done before the due time, not after it.
+        The claim is committed as soon as the batch is known and the messages go out at
+        `moment`: the database round trips are done before the due time, not after it.
         """
         now = datetime.fromtimestamp(moment, UTC)
-        batch: list[tuple[Entry, ScheduleSpec, list[datetime]]] = []
+        due: list[tuple[Entry, ScheduleSpec, list[datetime]]] = []
         while self.heap and self.heap[0][0] <= moment + SAME_INSTANT:
             _, _, name, version = heapq.heappop(self.heap)
             entry = self.entries.get(name)
             if entry is None or entry.version != version:
                 continue
             spec = entry.spec
-            dues = to_fire(spec, entry.after, now, entry.anchor)
-            if dues and spec.overlap == "skip" and self._still_running(entry, spec):
-                logger.info("beat: %s skipped %s: its last run %s is still queued or running",
-                            name, dues[-1].isoformat(), entry.last_task_id)
-                dues = []
-            batch.append((entry, spec, dues))
-        if not batch:
+            due.append((entry, spec, to_fire(spec, entry.after, now, entry.anchor)))
+        if not due:
             return
-        claims = [
-            Claim(
-                name=entry.name,
-                first_due=dues[0] if dues else now,
-                last_due=dues[-1] if dues else now,
-                count=len(dues),
-                task_id=task_id(entry.name, dues[-1]) if dues else None,
-                cursor=max(now, dues[-1]) if dues else now,
-                next_due=next_fire(spec, spec.timezone or "UTC", now, entry.anchor),
-            )
-            for entry, spec, dues in batch
-        ]
         try:
-            with self.beatstore.claiming(claims) as won:
-                early = moment - time.time()
-                if early > 0:
-                    time.sleep(early)  # claimed ahead: send on the dot
-                sent = self._publish([(e, s, d) for e, s, d in batch if e.name in won and d])
-        except Exception as error:  # noqa: BLE001 - the broker or the database; nothing was recorded
-            for entry, _, _ in batch:
+            overlapping = [entry.name for entry, spec, dues in due if dues and spec.overlap == "skip"]
+            batch = plan_batch(due, self.ledger.last_runs(overlapping), self.state.config, now, set(self.internal))
+            won, recorded = self.beatstore.claim(batch.claims, batch.runs, self.state.revision, now)
+        except StoreError as error:  # nothing was claimed: the same due times fire when the database is back
+            for entry, _, _ in due:
                 self._push(entry)
-            self._database_failed(error) if isinstance(error, StoreError) else self._send_failed(error)
+            self._database_failed(error)
             return
-        for entry, spec, dues in batch:
-            if entry.name in won:
+        for entry, spec, dues in due:
+            if entry.name in won or entry.name in self.internal:
                 entry.after = max(now, dues[-1]) if dues else now
                 if dues:
                     entry.last_task_id = task_id(entry.name, dues[-1])
@@ -334,59 +304,57 @@ class Scheduler(beat.Scheduler):
                 entry.after = now  # another beat claimed it: that beat leads now
             entry.advance(spec)
             self._push(entry)
-        if sent:
-            logger.info("beat: sent %d task(s)", sent)
+        for name, skipped_due, why in batch.skipped:
+            if task_id(name, skipped_due) in recorded:
+                logger.info("beat: %s skipped its run due %s: %s", name, skipped_due.isoformat(), why)
+        early = moment - time.time()
+        if early > 0:
+            time.sleep(early)  # claimed ahead: send on the dot
+        self._send([run for run_id, run in batch.outgoing.items() if run_id in recorded])
+
+    def _send(self, runs: list[Outgoing], *, again: bool = False) -> None:
+        """Send claimed runs and mark them sent; what fails stays in the outbox and is sent again later."""
+        if not runs:
+            return
+        try:
+            self.sender.send(runs, self.state.config, self.state.revision)
+        except Exception as error:  # noqa: BLE001 - kombu, py-amqp, redis or a socket: one line, then retry
+            self._send_failed(error, len(runs))
+            return
         if self.state.broker_failures:
             logger.info("beat: broker reachable again")
             self.state.broker_failures = 0
+        _log_sent(runs, again)
+        try:
+            self.ledger.mark_sent([run.task_id for run in runs], datetime.now(UTC))
+        except StoreError as error:  # they are in the broker: a copy sent again is dropped by the worker
+            logger.warning("beat: could not mark %d run(s) sent (%s); they will be sent again", len(runs), error)
 
-    def _publish(self, batch: list[tuple[Entry, ScheduleSpec, list[datetime]]]) -> int:
-        sent = 0
-        with self.app.producer_or_acquire() as producer:
-            channel = producer.channel if self.transactional else None
-            if channel is not None and not getattr(channel, "gitbeat_tx", False):
-                channel.tx_select()  # once per channel: a channel stays transactional
-                channel.gitbeat_tx = True
-            for entry, spec, dues in batch:
-                options = self.state.config.schedule_options(spec)
-                for due in dues:
-                    self.app.send_task(
-                        spec.task,
-                        args=list(spec.args),
-                        kwargs=dict(spec.kwargs),
-                        task_id=task_id(entry.name, due),
-                        producer=producer,
-                        headers={
-                            "gitbeat_schedule": entry.name,
-                            "gitbeat_due": due.astimezone(UTC).isoformat(),
-                            "gitbeat_revision": self.state.revision,
-                        },
-                        **options,
-                    )
-                    sent += 1
-            if channel is not None:
-                channel.tx_commit()  # returns once RabbitMQ holds every message of the batch
-        return sent
+    def _send_outbox(self) -> None:
+        """Send again the runs claimed a while ago but never known to be sent (by any beat)."""
+        now = datetime.now(UTC)
+        unsent = self.ledger.unsent(now - SWEEP_AFTER)
+        runs: list[Outgoing] = []
+        for run in unsent:
+            entry = self.entries.get(run.schedule)
+            if entry is None:  # removed or disabled since it was claimed: it will not run
+                self.ledger.finish(run.task_id, "revoked", now, error="the schedule was removed or disabled before "
+                                   "its run was sent")
+                continue
+            runs.append(Outgoing(run.task_id, run.schedule, run.due_at, run.trigger, entry.spec))
+        self._send(runs, again=True)
 
-    def _send_failed(self, error: BaseException) -> None:
+    def _send_failed(self, error: BaseException, count: int) -> None:
         delay = RETRY_DELAYS[min(self.state.broker_failures, len(RETRY_DELAYS) - 1)]
         self.state.broker_failures += 1
         self._retry_at = time.monotonic() + delay
-        logger.error("beat: could not send to the broker (%s); nothing was recorded; retrying in %gs",
-                     str(error).strip().splitlines()[0] if str(error) else type(error).__name__, delay)
+        self._next_outbox = self._retry_at
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        logger.error("beat: could not send %d run(s) to the broker (%s); they stay claimed and are sent when "
+                     "it is back; retrying in %gs", count, text, delay)
 
-    def _still_running(self, entry: Entry, spec: ScheduleSpec) -> bool:
-        """overlap: skip — is the last run queued or running? (PENDING counts for as long as it may wait)."""
-        if not entry.last_task_id:
-            return False
-        try:
-            state = self.app.AsyncResult(entry.last_task_id).state
-        except Exception:  # noqa: BLE001 - no result backend answer: do not block the schedule
-            return False
-        if state in ("STARTED", "RETRY", "RECEIVED"):
-            return True
-        if state != "PENDING":
-            return False
-        limit = self.state.config.schedule_options(spec).get("expires")
-        queued_for = (datetime.now(UTC) - entry.after).total_seconds()
-        return queued_for < (limit or 3600)
+
+def _log_sent(runs: list[Outgoing], again: bool) -> None:
+    shown = ", ".join(f"{run.schedule} ({run.due_at.astimezone(UTC):%H:%M:%S})" for run in runs[:5])
+    more = f" and {len(runs) - 5} more" if len(runs) > 5 else ""
+    logger.info("beat: %s %d run(s): %s%s", "sent again" if again else "sent", len(runs), shown, more)

@@ -112,7 +112,9 @@ def _sqlalchemy_url(url: str, setting: str, backends: tuple[str, ...] | None = N
     except NoSuchModuleError:
         raise SettingsError(f"{setting}: {parsed.drivername!r} is not a database SQLAlchemy knows") from None
     except ImportError as error:
-        raise SettingsError(f"{setting}: the driver for {parsed.drivername!r} is not installed ({error.name})") from None
+        raise SettingsError(
+            f"{setting}: the driver for {parsed.drivername!r} is not installed ({error.name})"
+        ) from None
     return url
 
 
@@ -122,7 +124,10 @@ def database_url(settings: Settings, root: Path) -> str:
 
 
 def normalise_database_url(url: str, root: Path, setting: str = "GITBEAT_DATABASE_URL") -> str:
-    """A store URL checked and normalised: psycopg2 for PostgreSQL, SQLite paths under the config root (nothing made)."""
+    """A store URL checked and normalised: psycopg2 for PostgreSQL, SQLite paths under the config root.
+
+    Nothing is made.
+    """
     url = _sqlalchemy_url(url, setting, STORE_BACKENDS)
     if url.startswith("sqlite:///"):
         return _sqlite_path(url, "sqlite:///", root, create=False)
@@ -182,6 +187,6 @@ def _check_broker(url: str, setting: str) -> None:
             "(e.g. amqp://…, redis://…)"
         )
     try:
-        urlsplit(url).port
+        _port = urlsplit(url).port  # reading it raises ValueError when it is not a number
     except ValueError:
         raise SettingsError(f"{setting}: the port in {safe_url(url)!r} is not a number") from None

@@ -143,7 +143,9 @@ def _check_rate(value: object) -> str:
 RateLimit = Annotated[
     str,
     BeforeValidator(_check_rate),
-    WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\d+(\.\d+)?(/[smh])?$"}]}),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^\d+(\.\d+)?(/[smh])?$"}]}
+    ),
 ]
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]*$"
@@ -350,8 +352,11 @@ class ProjectSpec(Model):
     """gitbeat.yaml: the project's defaults."""
 
     timezone: TimeZoneName = "UTC"
-    default_queue: Name = Field("celery", description="the queue of a task that names none (Celery's default)")
+    default_queue: Name = Field(default="celery", description="the queue of a task that names none (Celery's default)")
     imports: list[ModuleName] = Field(default_factory=list, description="modules that register tasks")
+    history_limit: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=100, description="runs kept per schedule in the ledger: this many succeeded and as many others"
+    )
 
 
 SECTIONS: dict[str, type[Model]] = {"queues": QueueSpec, "tasks": TaskSpec, "schedules": ScheduleSpec}

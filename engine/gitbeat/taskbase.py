@@ -17,29 +17,51 @@ from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Ignore, Reject, Retry
 from kombu import Exchange, Queue
 
+from .runrecord import RunRecord
 from .spec import RetrySpec
 
 logger = logging.getLogger("gitbeat.task")
 
 
 Policy = tuple[RetrySpec, tuple[type[BaseException], ...]]
+_CONTROL = (Retry, Ignore, Reject)
 
 
 def _call(task: Task, handler: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """Run `handler`; on a listed exception retry as the task's `gitbeat_policy` says (read now: revisions change it)."""
+    """Run `handler` once per run, retrying as the task's `gitbeat_policy` says (read now: revisions change it).
+
+    A scheduled run is first moved to `started` in the ledger; a copy of a run that
+    already ran, or runs elsewhere, is acknowledged and dropped (Ignore) without
+    calling the handler.
+    """
+    record = RunRecord.of(task)
+    if record is not None:
+        duplicate = record.begin()
+        if duplicate is not None:
+            logger.info("task %s[%s]: dropped a copy of its message: %s", task.name, record.task_id, duplicate)
+            raise Ignore()
     policy: Policy | None = getattr(task, "gitbeat_policy", None)
-    if policy is None:
-        return handler(*args, **kwargs)
-    retry, retry_on = policy
     try:
-        return handler(*args, **kwargs)
-    except retry_on as error:
-        if task.request.called_directly or task.request.retries >= retry.max_retries:
-            raise
-        raise task.retry(exc=error, countdown=retry.countdown(task.request.retries),
-                         max_retries=retry.max_retries) from None
+        result = handler(*args, **kwargs)
+    except _CONTROL:
+        raise  # the body asked Celery to retry, ignore or reject: not an outcome of the run
+    except Exception as error:
+        if policy is not None and isinstance(error, policy[1]) and not task.request.called_directly:
+            retry = policy[0]
+            if task.request.retries < retry.max_retries:
+                if record is not None:
+                    record.retrying(error)  # before the retry is sent: its message must find the run waiting
+                raise task.retry(exc=error, countdown=retry.countdown(task.request.retries),
+                                 max_retries=retry.max_retries) from None
+        if record is not None:
+            record.failed(error)
+        raise
+    if record is not None:
+        record.succeeded()
+    return result
 
 
 def retrying(handler: Callable[..., Any]) -> Any:
@@ -74,8 +96,8 @@ def adopt(task: Task) -> None:
     def run(*args: Any, **kwargs: Any) -> Any:
         return _call(task, original, args, kwargs)
 
-    task.gitbeat_original_run = original  # type: ignore[attr-defined]
-    task.run = run  # type: ignore[method-assign]
+    task.gitbeat_original_run = original
+    task.run = run
 
 
 class GitbeatTask(Task):
@@ -127,6 +149,4 @@ class FailureLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         data = getattr(record, "data", None)
-        if isinstance(data, dict) and data.get("name") in self.names and record.levelno >= logging.ERROR:
-            return False
-        return True
+        return not (isinstance(data, dict) and data.get("name") in self.names and record.levelno >= logging.ERROR)

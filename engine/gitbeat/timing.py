@@ -252,7 +252,9 @@ def dst_transitions(tz: tzinfo, start: datetime, days: int = 400) -> Iterator[tu
         moment = following
 
 
-def next_fire(schedule: ScheduleSpec, timezone: str, after: datetime, anchor: datetime | None = None) -> datetime | None:
+def next_fire(
+    schedule: ScheduleSpec, timezone: str, after: datetime, anchor: datetime | None = None
+) -> datetime | None:
     """The schedule's first fire time strictly after `after` (UTC), within start_at/end_at.
 
     `anchor` is where `every` counts from when the schedule has no start_at (the first
@@ -350,7 +352,7 @@ def to_fire(schedule: ScheduleSpec, after: datetime, now: datetime, anchor: date
     last = next_fire(schedule, schedule.timezone, now, anchor) if jitter else None
     on_time: list[datetime] = []
     missed: list[datetime] = []
-    for due, later in zip(dues, [*dues[1:], last]):
+    for due, later in zip(dues, [*dues[1:], last], strict=True):
         slack = min(jitter, later - due) if later is not None else jitter
         (on_time if now - due <= GRACE + slack else missed).append(due)
     if schedule.catchup_window is not None:

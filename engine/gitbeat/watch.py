@@ -2,8 +2,8 @@
 
 Hot reload is plain: a valid YAML edit is applied (beat and the worker pick the
 revision up by themselves); Python code, or a change that plan marks `restart`
-(planner.effect: new tasks, handlers, queue arguments, imports), restarts the worker. An invalid edit prints its located errors
-and the last good revision keeps running.
+(planner.effect: new tasks, handlers, queue arguments, imports), restarts the worker.
+An invalid edit prints its located errors and the last good revision keeps running.
 """
 
 from __future__ import annotations

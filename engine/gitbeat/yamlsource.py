@@ -185,7 +185,9 @@ def decode(raw: bytes) -> str:
         before = raw[: error.start]
         line = before.count(b"\n") + 1
         column = error.start - (before.rfind(b"\n") + 1) + 1
-        raise YamlProblem(f"not valid UTF-8: byte 0x{raw[error.start]:02x} cannot start a character", (line, column)) from None
+        raise YamlProblem(
+            f"not valid UTF-8: byte 0x{raw[error.start]:02x} cannot start a character", (line, column)
+        ) from None
 
 
 def _reader_position(text: str, index: int) -> Position:
@@ -247,7 +249,8 @@ def _scalar(loader: Any, event: ScalarEvent, position: Position) -> Any:
     try:
         return construct(loader, yaml.ScalarNode(tag, event.value))
     except (ValueError, OverflowError):
-        # Looks like a number or timestamp but is none (2026-02-30, 0x_): keep the text, the schema says where it is wrong.
+        # Looks like a number or timestamp but is none (2026-02-30, 0x_): keep the text,
+        # the schema says where it is wrong.
         return event.value
 
 
@@ -298,7 +301,9 @@ def _compose(loader: Any) -> Document:
         if key in top.container:
             first = doc.keys[path]
             doc.problems.append(
-                YamlProblem(f"duplicate key {excerpt(key)} (first at line {first[0]}, column {first[1]})", top.key_position)
+                YamlProblem(
+                    f"duplicate key {excerpt(key)} (first at line {first[0]}, column {first[1]})", top.key_position
+                )
             )
             return
         top.container[key] = value
@@ -326,12 +331,13 @@ def _compose(loader: Any) -> Document:
                 raise YamlProblem("a gitbeat file holds one YAML document; found a second one here", position)
             continue
         if isinstance(event, AliasEvent):
-            if event.anchor in open_anchors:
-                raise YamlProblem(f"alias *{cut(event.anchor)} refers to a node that contains it", position)
-            if event.anchor not in anchors:
-                anchor = cut(event.anchor)
+            alias = event.anchor or ""  # PyYAML names every alias; its stubs allow None
+            if alias in open_anchors:
+                raise YamlProblem(f"alias *{cut(alias)} refers to a node that contains it", position)
+            if alias not in anchors:
+                anchor = cut(alias)
                 raise YamlProblem(f"alias *{anchor} has no anchor &{anchor} before it", position)
-            value, size = anchors[event.anchor]
+            value, size = anchors[alias]
             alias_nodes += size
             if alias_nodes > MAX_ALIAS_NODES:
                 raise YamlProblem(
@@ -347,8 +353,10 @@ def _compose(loader: Any) -> Document:
             add(value, position, 1, plain=event.implicit[0])
             continue
         if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
-            if event.tag not in _COLLECTION_TAGS:
-                raise YamlProblem(f"the tag {_show_tag(event.tag)} is not allowed: gitbeat reads plain YAML only", position)
+            if event.tag is not None and event.tag not in _COLLECTION_TAGS:  # None (no tag) is in the set
+                raise YamlProblem(
+                    f"the tag {_show_tag(event.tag)} is not allowed: gitbeat reads plain YAML only", position
+                )
             if stack and isinstance(stack[-1].container, dict) and stack[-1].key is None:
                 raise YamlProblem("a mapping key must be a plain string, not a collection", position)
             if len(stack) >= MAX_DEPTH:

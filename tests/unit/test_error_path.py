@@ -121,7 +121,7 @@ CASES: dict[str, tuple[dict[str, str], list[str], str]] = {
     "unknown-command": (
         {}, ["frobnicate"],
         "argument COMMAND: invalid choice: 'frobnicate' (choose from 'validate', 'next', 'schema', 'plan', 'apply', "
-        "'history', 'status', 'db', 'beat', 'worker', 'dlq', 'flower', 'dev') (see `gitbeat --help`)",
+        "'history', 'status', 'runs', 'db', 'beat', 'worker', 'dlq', 'flower', 'dev') (see `gitbeat --help`)",
     ),
     "no-command": ({}, [], "the following arguments are required: COMMAND (see `gitbeat --help`)"),
     "config-not-a-project": (
@@ -188,7 +188,7 @@ def test_a_bug_is_exit_3_with_the_traceback_in_a_log_file(
         raise RuntimeError(f"internal invariant broken near {SECRET}")
 
     monkeypatch.setattr(status, "run", broken)
-    code, out, err = run(capsys, "status")
+    code, _out, err = run(capsys, "status")
     log = tmp_path / "cache" / "gitbeat" / "gitbeat.log"
     assert code == BUG
     assert err == f"gitbeat: an unexpected error (RuntimeError), please report it; the traceback is in {log}\n"

@@ -42,7 +42,8 @@ def _act(args: argparse.Namespace, app: object, queue: str) -> int:
             return OK
         print(f"{queue}: {len(letters)} message(s)")
         for letter in letters:
-            print(f"- {letter.id} {letter.task}{tuple(letter.args)!r} kwargs={letter.kwargs!r} from {letter.queue}, "
+            print(f"- {letter.id or '-'} {letter.task or '(no task name)'}{tuple(letter.args)!r} "
+                  f"kwargs={letter.kwargs!r} from {letter.queue}, "
                   f"{letter.retries} retries: {letter.exception or '(no exception recorded)'}")
             if args.traceback and letter.traceback:
                 print("    " + letter.traceback.rstrip().replace("\n", "\n    "))

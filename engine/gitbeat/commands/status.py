@@ -19,7 +19,10 @@ def run(args: argparse.Namespace) -> int:
     if latest:
         revision = latest[0]
         commit = (revision.git_commit or "-")[:12] + (" (dirty)" if revision.git_dirty else "")
-        print(f"revision: #{revision.id} applied {revision.applied_at:%Y-%m-%d %H:%M:%S}Z by {revision.author}, commit {commit}")
+        print(
+            f"revision: #{revision.id} applied {revision.applied_at:%Y-%m-%d %H:%M:%S}Z by {revision.author}, "
+            f"commit {commit}"
+        )
     elif store.ensure_schema():
         print("revision: none applied yet")
     else:
@@ -29,7 +32,10 @@ def run(args: argparse.Namespace) -> int:
         f"{counts['enabled']} enabled, {counts['disabled']} disabled, {counts['done']} done (one-off, fired)"
     )
     print(f"tasks: {counts['tasks']}, queues: {counts['queues']}")
-    print(f"drift: {counts['drifted']} managed schedule(s) changed outside gitbeat" if counts["drifted"] else "drift: none")
+    if counts["drifted"]:
+        print(f"drift: {counts['drifted']} managed schedule(s) changed outside gitbeat")
+    else:
+        print("drift: none")
     from ..store.beat import beat_processes
 
     processes = beat_processes(store) if store.ensure_schema() else []

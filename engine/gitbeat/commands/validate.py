@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from .. import report
 from ..checks import check_config
@@ -19,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-imports", action="store_true", help="do not import handlers and exception classes")
 
 
-def collect(config_root, *, imports: bool = True) -> tuple[Config, list[Diagnostic]]:
+def collect(config_root: Path, *, imports: bool = True) -> tuple[Config, list[Diagnostic]]:
     """Load and check the config under `config_root`: every diagnostic, sorted."""
     config, diagnostics = load_config(config_root)
     registered: set[str] | None = None

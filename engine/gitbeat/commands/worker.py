@@ -17,12 +17,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..app import declare_queues, register_tasks
     from ..live import follow_revisions
+    from ..runrecord import record_outcomes
     from ..runtime import configured_app
     from ..settings import database_url
 
     root = Path(args.config)
     revision, config, app, settings = configured_app(root, args.database)
     register_tasks(app, config, root)
+    record_outcomes()
     declare_queues(app)
     follow_revisions(app, root, database_url(settings, root), revision, config, bool(args.queues))
     queues = args.queues or ",".join(config.consumed_queues())

@@ -129,7 +129,9 @@ class Store(Database):
     def counts(self) -> dict[str, int]:
         """Schedules by kind, and how many managed rows drifted."""
         if not self.ensure_schema():
-            return dict.fromkeys(("done", "managed", "unmanaged", "enabled", "disabled", "drifted", "tasks", "queues"), 0)
+            return dict.fromkeys(
+                ("done", "managed", "unmanaged", "enabled", "disabled", "drifted", "tasks", "queues"), 0
+            )
         with self.connect() as connection:
             current, _ = self.current(connection)
             fired = {
@@ -215,7 +217,7 @@ class Store(Database):
                 sa.insert(schedules),
                 [
                     dict(zip(columns, (item.name, item.text, item.digest, item.spec.enabled, OWNER, item.origin,
-                                       revision_id, now, now, now, 0)))
+                                       revision_id, now, now, now, 0), strict=True))
                     for item in added
                 ],
             )
@@ -236,7 +238,7 @@ class Store(Database):
                 if change.timing_changed == timing_changed
             ]
             if rows:
-                values = {column: sa.bindparam(column) for column in rows[0] if column != "key"}
+                values: dict[str, Any] = {column: sa.bindparam(column) for column in rows[0] if column != "key"}
                 connection.execute(
                     sa.update(schedules)
                     .where(schedules.c.name == sa.bindparam("key"), schedules.c.owner == OWNER)

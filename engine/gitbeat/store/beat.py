@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,7 +13,8 @@ from sqlalchemy.engine import Connection
 
 from ..applied import AppliedConfig
 from .apply import Store
-from .tables import beats, revisions, schedules
+from .runs import NewRun
+from .tables import beats, revisions, runs, schedules
 
 _STALE = timedelta(minutes=1)  # a beat not heard from for this long is forgotten
 
@@ -58,17 +57,31 @@ _ROW_COLUMNS = (
 
 
 _CLAIM_SQL = """
-UPDATE gitbeat_schedules AS s
-SET last_due_at = v.cursor,
-    next_due_at = v.next_due,
-    last_run_at = CASE WHEN v.count > 0 THEN v.last_due ELSE s.last_run_at END,
-    run_count = s.run_count + v.count,
-    last_task_id = COALESCE(v.task_id, s.last_task_id)
-FROM unnest(%(names)s::text[], %(firsts)s::timestamptz[], %(lasts)s::timestamptz[], %(counts)s::int[],
-            %(ids)s::text[], %(cursors)s::timestamptz[], %(nexts)s::timestamptz[])
-     AS v(name, first_due, last_due, count, task_id, cursor, next_due)
-WHERE s.name = v.name AND (s.last_due_at IS NULL OR s.last_due_at < v.first_due)
-RETURNING s.name
+WITH v AS (
+    SELECT * FROM unnest(%(names)s::text[], %(firsts)s::timestamptz[], %(lasts)s::timestamptz[], %(counts)s::int[],
+                         %(ids)s::text[], %(cursors)s::timestamptz[], %(nexts)s::timestamptz[])
+        AS v(name, first_due, last_due, count, task_id, cursor, next_due)
+), won AS (
+    UPDATE gitbeat_schedules AS s
+    SET last_due_at = v.cursor,
+        next_due_at = v.next_due,
+        last_run_at = CASE WHEN v.count > 0 THEN v.last_due ELSE s.last_run_at END,
+        run_count = s.run_count + v.count,
+        last_task_id = COALESCE(v.task_id, s.last_task_id)
+    FROM v
+    WHERE s.name = v.name AND (s.last_due_at IS NULL OR s.last_due_at < v.first_due)
+    RETURNING s.name
+), inserted AS (
+    INSERT INTO gitbeat_runs (task_id, schedule, due_at, task, trigger, state, note, revision_id, claimed_at, retries)
+    SELECT r.task_id, r.schedule, r.due_at, r.task, r.trigger, r.state, r.note, %(revision)s, %(now)s, 0
+    FROM unnest(%(run_ids)s::text[], %(run_schedules)s::text[], %(run_dues)s::timestamptz[], %(run_tasks)s::text[],
+                %(run_triggers)s::text[], %(run_states)s::text[], %(run_notes)s::text[], %(run_claimed)s::bool[])
+        AS r(task_id, schedule, due_at, task, trigger, state, note, claimed)
+    WHERE NOT r.claimed OR r.schedule IN (SELECT name FROM won)
+    ON CONFLICT (task_id) DO NOTHING
+    RETURNING task_id
+)
+SELECT 's', name FROM won UNION ALL SELECT 'r', task_id FROM inserted
 """
 
 
@@ -112,36 +125,64 @@ class BeatStore:
                 found += [ScheduleRow(*row) for row in connection.execute(query.where(schedules.c.name.in_(chunk)))]
             return found
 
-    @contextmanager
-    def claiming(self, claims: list[Claim]) -> Iterator[set[str]]:
-        """Claim each schedule's due times and write its run state, in one transaction.
+    def claim(
+        self, claims: list[Claim], new_runs: list[NewRun], revision: int | None, now: datetime
+    ) -> tuple[set[str], set[str]]:
+        """Claim due times and record their runs, in one transaction that commits before anything is sent.
 
-        Yields the names this process won; the caller publishes them before the block
-        ends. The transaction commits only if the block returns, so a run that could
-        not be sent is never recorded, and a due time another beat already claimed
-        (last_due_at not before it) is never claimed again.
+        A due time another beat already claimed (last_due_at not before it) is not claimed
+        again, and a run is recorded only for a schedule this beat won (or, for entries
+        without a schedule row, whose run id is new). Returns the schedules won and the
+        run ids recorded: exactly the runs this beat must send.
         """
         with self.store.connect() as connection:
-            won = self._claim(connection, claims) if claims else set()
-            yield won
+            if self.store.dialect == "postgresql":
+                return self._claim_postgresql(connection, claims, new_runs, revision, now)
+            won = self._claim_schedules(connection, claims)
+            recorded = set()
+            for run in new_runs:
+                if run.schedule in won or run.schedule not in {c.name for c in claims}:
+                    exists = connection.execute(sa.select(runs.c.task_id).where(runs.c.task_id == run.task_id)).first()
+                    if exists is None:
+                        connection.execute(sa.insert(runs).values(**_run_values(run, revision, now)))
+                        recorded.add(run.task_id)
+            return won, recorded
 
-    def _claim(self, connection: Connection, claims: list[Claim]) -> set[str]:
+    def _claim_postgresql(
+        self, connection: Connection, claims: list[Claim], new_runs: list[NewRun], revision: int | None, now: datetime
+    ) -> tuple[set[str], set[str]]:
+        # One statement of fixed text for any batch: typed arrays, no per-batch SQL to compile.
+        claimed = {c.name for c in claims}
+        rows = connection.exec_driver_sql(
+            _CLAIM_SQL,
+            {
+                "names": [c.name for c in claims],
+                "firsts": [c.first_due for c in claims],
+                "lasts": [c.last_due for c in claims],
+                "counts": [c.count for c in claims],
+                "ids": [c.task_id for c in claims],
+                "cursors": [c.cursor for c in claims],
+                "nexts": [c.next_due for c in claims],
+                "run_ids": [r.task_id for r in new_runs],
+                "run_schedules": [r.schedule for r in new_runs],
+                "run_dues": [r.due_at for r in new_runs],
+                "run_tasks": [r.task for r in new_runs],
+                "run_triggers": [r.trigger for r in new_runs],
+                "run_states": [r.state for r in new_runs],
+                "run_notes": [r.note for r in new_runs],
+                "run_claimed": [r.schedule in claimed for r in new_runs],
+                "revision": revision,
+                "now": now,
+            },
+        )
+        won: set[str] = set()
+        recorded: set[str] = set()
+        for kind, value in rows:
+            (won if kind == "s" else recorded).add(value)
+        return won, recorded
+
+    def _claim_schedules(self, connection: Connection, claims: list[Claim]) -> set[str]:
         table = schedules
-        if self.store.dialect == "postgresql":
-            # One statement of fixed text for any batch: typed arrays, no per-batch SQL to compile.
-            rows = connection.exec_driver_sql(
-                _CLAIM_SQL,
-                {
-                    "names": [c.name for c in claims],
-                    "firsts": [c.first_due for c in claims],
-                    "lasts": [c.last_due for c in claims],
-                    "counts": [c.count for c in claims],
-                    "ids": [c.task_id for c in claims],
-                    "cursors": [c.cursor for c in claims],
-                    "nexts": [c.next_due for c in claims],
-                },
-            )
-            return {name for (name,) in rows}
         won = set()
         for claim in claims:
             values: dict[str, Any] = {"last_due_at": claim.cursor, "next_due_at": claim.next_due}
@@ -182,6 +223,14 @@ class BeatStore:
     def leave(self) -> None:
         with self.store.connect() as connection:
             connection.execute(sa.delete(beats).where(beats.c.id == self.process_id))
+
+
+def _run_values(run: NewRun, revision: int | None, now: datetime) -> dict[str, Any]:
+    return {
+        "task_id": run.task_id, "schedule": run.schedule, "due_at": run.due_at, "task": run.task,
+        "trigger": run.trigger, "state": run.state, "note": run.note, "revision_id": revision,
+        "claimed_at": now, "retries": 0,
+    }
 
 
 def beat_processes(store: Store) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ LISTENs for new revisions.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -16,6 +17,7 @@ from typing import Any
 
 import psycopg2
 
+from ..errors import StoreError
 from .database import Database
 
 BEAT_LOCK = 0x67626174  # "gbat"
@@ -42,12 +44,16 @@ class PostgresLeadership:
         return self.connection
 
     def acquire(self) -> bool:
-        """Lead if nobody does; True while this process leads. Raises psycopg2.Error when the database is away."""
-        if self.held and self.connection is not None and not self.connection.closed:
-            # A closed session shows at the next notified() poll; a silently dead network only at a
-            # query, so the session is still proven now and then, not at every check.
-            if time.monotonic() - self.verified_at < VERIFY_INTERVAL:
-                return True
+        """Lead if nobody does; True while this process leads. Raises StoreError when the database is away."""
+        # A closed session shows at the next notified() poll; a silently dead network only at a
+        # query, so the session is still proven now and then, not at every check.
+        if (
+            self.held
+            and self.connection is not None
+            and not self.connection.closed
+            and time.monotonic() - self.verified_at < VERIFY_INTERVAL
+        ):
+            return True
         try:
             connection = self._connect()
             with connection.cursor() as cursor:
@@ -56,9 +62,10 @@ class PostgresLeadership:
                 else:
                     cursor.execute("SELECT pg_try_advisory_lock(%s)", (BEAT_LOCK,))
                     self.held = bool(cursor.fetchone()[0])
-        except psycopg2.Error:
+        except psycopg2.Error as error:
             self.close()
-            raise
+            text = str(error).strip().splitlines()
+            raise StoreError(f"lost the leadership connection: {text[0] if text else type(error).__name__}") from None
         self.verified_at = time.monotonic()
         return self.held
 
@@ -80,10 +87,8 @@ class PostgresLeadership:
 
     def close(self) -> None:
         if self.connection is not None and not self.connection.closed:
-            try:
+            with contextlib.suppress(psycopg2.Error):
                 self.connection.close()
-            except psycopg2.Error:
-                pass
         self.connection = None
         self.held = False
 

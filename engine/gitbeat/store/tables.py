@@ -82,3 +82,25 @@ beats = sa.Table(
     sa.Column("started_at", Moment, nullable=False),
     sa.Column("heartbeat_at", Moment, nullable=False),
 )
+runs = sa.Table(
+    "gitbeat_runs",
+    metadata,
+    sa.Column("task_id", sa.String(64), primary_key=True),  # uuid5(schedule|due): the same on every beat
+    sa.Column("schedule", sa.String(200), nullable=False),
+    sa.Column("due_at", Moment, nullable=False),
+    sa.Column("task", sa.String(200), nullable=False),
+    sa.Column("trigger", sa.String(20), nullable=False),  # scheduled, catchup, manual, backfill
+    sa.Column("revision_id", sa.Integer),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("claimed_at", Moment, nullable=False),
+    sa.Column("sent_at", Moment),  # NULL: claimed, not yet known to be in the broker (the outbox)
+    sa.Column("started_at", Moment),
+    sa.Column("finished_at", Moment),
+    sa.Column("worker", sa.String(300)),
+    sa.Column("attempt", sa.String(100)),  # which copy of the message runs it: send id and retry number
+    sa.Column("retries", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("runtime", sa.Float),
+    sa.Column("error_type", sa.String(200)),
+    sa.Column("error", sa.String(500)),
+    sa.Column("note", sa.String(500)),
+)

@@ -1,0 +1,231 @@
+"""The run ledger: one row per run of a schedule, from its claim to its outcome.
+
+Beat writes a run `queued` in the transaction that claims its due time, before the
+message is sent, and marks it sent once the broker has it: a run claimed but not
+marked sent is in the outbox, and the leading beat sends it again. A message may
+therefore arrive twice; a run executes once, because the worker moves the row to
+`started` before it calls the handler, and only one copy of the message can do that:
+
+- the first delivery of a queued run (no retries yet),
+- the retry that the last attempt asked for (`retrying` with the same retry count),
+- the same copy again (same send id and retry count: its worker died mid-run and
+  the broker redelivered it, `acks_late`).
+
+Any other copy is a duplicate: acknowledged and dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from .apply import Store
+from .tables import runs
+
+FINAL = ("succeeded", "failed", "dead-lettered", "revoked", "skipped")
+STATES = ("queued", "started", "retrying", *FINAL)
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """A run beat is about to claim (or records as skipped)."""
+
+    task_id: str
+    schedule: str
+    due_at: datetime
+    task: str
+    trigger: str  # scheduled, catchup, manual, backfill
+    state: str = "queued"  # or skipped
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run as the ledger holds it."""
+
+    task_id: str
+    schedule: str
+    due_at: datetime
+    task: str
+    trigger: str
+    revision_id: int | None
+    state: str
+    claimed_at: datetime
+    sent_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    worker: str | None
+    retries: int
+    runtime: float | None
+    error_type: str | None
+    error: str | None
+    note: str | None
+
+    @property
+    def lag(self) -> float | None:
+        """Seconds from the due time to the start."""
+        return (self.started_at - self.due_at).total_seconds() if self.started_at else None
+
+
+_COLUMNS = [runs.c[name] for name in Run.__dataclass_fields__ if name not in ("lag",)]
+
+_START_SQL = """
+UPDATE gitbeat_runs
+SET state = 'started', started_at = :now, worker = :worker, attempt = :attempt, retries = :retries
+WHERE task_id = :task_id AND (
+    (state = 'queued' AND :retries = 0)
+    OR (state = 'retrying' AND retries = :retries)
+    OR (state = 'started' AND attempt = :attempt)
+)
+"""
+
+
+class RunLedger:
+    """Reads and writes of the run ledger; every method is one short transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # --- the worker ---------------------------------------------------------------
+
+    def start(self, task_id: str, attempt: str, retries: int, worker: str, now: datetime) -> str | None:
+        """Move the run to `started` for this copy of its message; None to run it, else why it is a duplicate."""
+        with self.store.connect() as connection:
+            moved = connection.execute(
+                sa.text(_START_SQL),
+                {"task_id": task_id, "attempt": attempt, "retries": retries, "worker": worker, "now": now},
+            ).rowcount
+            if moved:
+                return None
+            row = connection.execute(
+                sa.select(runs.c.state, runs.c.worker, runs.c.retries).where(runs.c.task_id == task_id)
+            ).first()
+        if row is None:
+            return "no such run in the ledger"
+        if row.state == "started":
+            return f"it is running on {row.worker}"
+        if row.state == "retrying":
+            return f"it waits for retry {row.retries}, not this copy"
+        return f"it is {row.state}"
+
+    def retrying(self, task_id: str, retries: int, error_type: str, error: str) -> None:
+        """The attempt failed and the retry `retries` is about to be sent (written before it is sent)."""
+        with self.store.connect() as connection:
+            connection.execute(
+                sa.update(runs)
+                .where(runs.c.task_id == task_id, runs.c.state == "started")
+                .values(state="retrying", retries=retries, error_type=error_type[:200], error=error[:500])
+            )
+
+    def finish(
+        self, task_id: str, state: str, now: datetime, *, error_type: str | None = None, error: str | None = None
+    ) -> None:
+        """The run ended (succeeded, failed, dead-lettered, revoked); only a started or waiting run changes."""
+        with self.store.connect() as connection:
+            connection.execute(
+                sa.update(runs)
+                .where(runs.c.task_id == task_id, runs.c.state.in_(("started", "retrying", "queued")))
+                .values(
+                    state=state,
+                    finished_at=now,
+                    runtime=sa.func.coalesce(
+                        _seconds_between(self.store.dialect, runs.c.started_at, now), sa.null()
+                    ),
+                    error_type=error_type[:200] if error_type else None,
+                    error=error[:500] if error else None,
+                )
+            )
+
+    # --- beat ---------------------------------------------------------------------
+
+    def mark_sent(self, task_ids: Iterable[str], now: datetime) -> None:
+        ids = list(task_ids)
+        with self.store.connect() as connection:
+            for start in range(0, len(ids), 1000):
+                connection.execute(
+                    sa.update(runs).where(runs.c.task_id.in_(ids[start : start + 1000])).values(sent_at=now)
+                )
+
+    def unsent(self, claimed_before: datetime, limit: int = 1000) -> list[Run]:
+        """The outbox: runs claimed before `claimed_before` and never known to be in the broker, oldest first."""
+        with self.store.connect() as connection:
+            rows = connection.execute(
+                sa.select(*_COLUMNS)
+                .where(runs.c.sent_at.is_(None), runs.c.claimed_at < claimed_before, runs.c.state == "queued")
+                .order_by(runs.c.claimed_at)
+                .limit(limit)
+            )
+            return [Run(*row) for row in rows]
+
+    def last_runs(self, names: list[str]) -> dict[str, Run]:
+        """Each schedule's newest run that was not skipped (what `overlap: skip` looks at)."""
+        if not names:
+            return {}
+        newest = (
+            sa.select(runs.c.schedule, sa.func.max(runs.c.due_at).label("due_at"))
+            .where(runs.c.schedule.in_(names), runs.c.state != "skipped")
+            .group_by(runs.c.schedule)
+            .subquery()
+        )
+        with self.store.connect() as connection:
+            rows = connection.execute(
+                sa.select(*_COLUMNS).join(
+                    newest, sa.and_(runs.c.schedule == newest.c.schedule, runs.c.due_at == newest.c.due_at)
+                ).where(runs.c.state != "skipped")
+            )
+            return {row.schedule: Run(*row) for row in rows}
+
+    def trim(self, keep: int, batch: int = 5000) -> int:
+        """Keep each schedule's newest `keep` succeeded runs and `keep` other finished ones; unfinished ones stay."""
+        outcome = sa.case((runs.c.state == "succeeded", "succeeded"), else_="other")
+        ranked = (
+            sa.select(
+                runs.c.task_id,
+                sa.func.row_number()
+                .over(partition_by=(runs.c.schedule, outcome), order_by=runs.c.due_at.desc())
+                .label("rank"),
+            )
+            .where(runs.c.state.in_(FINAL))
+            .subquery()
+        )
+        doomed = sa.select(ranked.c.task_id).where(ranked.c.rank > keep).limit(batch)
+        with self.store.connect() as connection:
+            ids = [task_id for (task_id,) in connection.execute(doomed)]
+            if ids:
+                connection.execute(sa.delete(runs).where(runs.c.task_id.in_(ids)))
+        return len(ids)
+
+    # --- reading ------------------------------------------------------------------
+
+    def list(self, schedule: str | None = None, *, limit: int = 20, state: str | None = None) -> list[Run]:
+        """Runs, newest due time first."""
+        if not self.store.ensure_schema():
+            return []
+        query = sa.select(*_COLUMNS).order_by(runs.c.due_at.desc(), runs.c.claimed_at.desc()).limit(limit)
+        if schedule is not None:
+            query = query.where(runs.c.schedule == schedule)
+        if state is not None:
+            query = query.where(runs.c.state == state)
+        with self.store.connect() as connection:
+            return [Run(*row) for row in connection.execute(query)]
+
+    def get(self, task_id: str) -> Run | None:
+        if not self.store.ensure_schema():
+            return None
+        with self.store.connect() as connection:
+            row = connection.execute(sa.select(*_COLUMNS).where(runs.c.task_id == task_id)).first()
+        return Run(*row) if row else None
+
+
+def _seconds_between(dialect: str, start: Any, end: datetime) -> Any:
+    """SQL for the seconds from column `start` to the instant `end`."""
+    if dialect == "postgresql":
+        return sa.func.extract("epoch", sa.literal(end, runs.c.started_at.type) - start)
+    return (sa.func.julianday(sa.literal(end, runs.c.started_at.type)) - sa.func.julianday(start)) * 86400.0
+
+
+SWEEP_AFTER = timedelta(seconds=5)  # a claimed run not marked sent for this long is sent again
