@@ -10,17 +10,20 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task, signals
 
+from .errors import StoreError
 from .sending import SCHEDULE_HEADER, SEND_HEADER
 from .store import Store
 from .store.runs import RunLedger
 
 logger = logging.getLogger("gitbeat.task")
 
+FINISH_RETRIES = (0.1, 0.5, 1.0)  # seconds between tries of writing a run's outcome
 _ledgers: dict[tuple[int, str], RunLedger] = {}
 _lock = threading.Lock()
 
@@ -30,7 +33,7 @@ def ledger_for(url: str) -> RunLedger:
     key = (os.getpid(), url)
     with _lock:
         if key not in _ledgers:
-            _ledgers[key] = RunLedger(Store(url))
+            _ledgers[key] = RunLedger(Store(url, application_name="gitbeat worker"))
         return _ledgers[key]
 
 
@@ -62,11 +65,24 @@ class RunRecord:
         self.ledger.retrying(self.task_id, self.retries + 1, type(error).__name__, _line(error))
 
     def succeeded(self) -> None:
-        self.ledger.finish(self.task_id, "succeeded", datetime.now(UTC))
+        self._finish("succeeded")
 
     def failed(self, error: BaseException) -> None:
         state = "dead-lettered" if getattr(self.task, "gitbeat_dead_letter", None) else "failed"
-        self.ledger.finish(self.task_id, state, datetime.now(UTC), error_type=type(error).__name__, error=_line(error))
+        self._finish(state, type(error).__name__, _line(error))
+
+    def _finish(self, state: str, error_type: str | None = None, error: str | None = None) -> None:
+        """Record the outcome; the handler has run, so the store is given a few tries before the record is lost."""
+        for delay in (*FINISH_RETRIES, None):
+            try:
+                self.ledger.finish(self.task_id, state, datetime.now(UTC), error_type=error_type, error=error)
+                return
+            except StoreError as problem:
+                if delay is None:
+                    logger.error("task %s[%s]: ran, but its outcome (%s) could not be recorded: %s",
+                                 self.task.name, self.task_id, state, problem)
+                    return
+                time.sleep(delay)
 
 
 def _line(error: BaseException) -> str:

@@ -72,7 +72,7 @@ class Scheduler(beat.Scheduler):
     def __init__(self, app: Any, *args: Any, **kwargs: Any) -> None:
         root = Path(getattr(app.conf, "gitbeat_root", None) or ".")
         url = getattr(app.conf, "gitbeat_database_url", None) or database_url(load_settings(root), root)
-        self.store = Store(url)
+        self.store = Store(url, application_name="gitbeat beat")
         self.beatstore = BeatStore(self.store)
         self.ledger = RunLedger(self.store)
         self.leadership = leadership_for(self.store)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import time
 import traceback as tb
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from celery import Task
 from celery.exceptions import Ignore, Reject, Retry
 from kombu import Exchange, Queue
 
+from .errors import StoreError
 from .runrecord import RunRecord
 from .spec import RetrySpec
 
@@ -28,6 +30,7 @@ logger = logging.getLogger("gitbeat.task")
 
 Policy = tuple[RetrySpec, tuple[type[BaseException], ...]]
 _CONTROL = (Retry, Ignore, Reject)
+REQUEUE_DELAY = 1.0  # seconds before a message goes back when the ledger is away: no hot loop
 
 
 def _call(task: Task, handler: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -39,7 +42,18 @@ def _call(task: Task, handler: Callable[..., Any], args: tuple[Any, ...], kwargs
     """
     record = RunRecord.of(task)
     if record is not None:
-        duplicate = record.begin()
+        try:
+            duplicate = record.begin()
+        except StoreError as error:
+            if not task.acks_late:  # the message is acknowledged already: putting it back is impossible
+                logger.warning("task %s[%s]: the run ledger cannot be reached (%s); running it unrecorded",
+                               task.name, record.task_id, error)
+                return handler(*args, **kwargs)
+            # Whether another copy runs it cannot be told: the message goes back, and comes again.
+            logger.warning("task %s[%s]: the run ledger cannot be reached (%s); the message goes back to its queue",
+                           task.name, record.task_id, error)
+            time.sleep(REQUEUE_DELAY)
+            raise Reject(str(error), requeue=True) from None
         if duplicate is not None:
             logger.info("task %s[%s]: dropped a copy of its message: %s", task.name, record.task_id, duplicate)
             raise Ignore()
@@ -53,7 +67,11 @@ def _call(task: Task, handler: Callable[..., Any], args: tuple[Any, ...], kwargs
             retry = policy[0]
             if task.request.retries < retry.max_retries:
                 if record is not None:
-                    record.retrying(error)  # before the retry is sent: its message must find the run waiting
+                    try:
+                        record.retrying(error)  # before the retry is sent: its message must find the run waiting
+                    except StoreError as problem:  # the attempt runs again from its redelivered message
+                        time.sleep(REQUEUE_DELAY)
+                        raise Reject(str(problem), requeue=True) from None
                 raise task.retry(exc=error, countdown=retry.countdown(task.request.retries),
                                  max_retries=retry.max_retries) from None
         if record is not None:

@@ -62,7 +62,9 @@ def _sqlite_file(engine: Engine) -> Path | None:
 class Database:
     """One database: its engine, its transactions, the apply lock and the schema version."""
 
-    def __init__(self, url: str, *, lock_timeout: float = 30.0, readonly: bool = False) -> None:
+    def __init__(
+        self, url: str, *, lock_timeout: float = 30.0, readonly: bool = False, application_name: str = "gitbeat"
+    ) -> None:
         self.lock_timeout = lock_timeout
         self.readonly = readonly
         connect_args: dict[str, Any] = {}
@@ -70,7 +72,7 @@ class Database:
             connect_args["timeout"] = lock_timeout
         elif url.startswith("postgresql"):
             connect_args["connect_timeout"] = 5
-            connect_args["application_name"] = "gitbeat"
+            connect_args["application_name"] = application_name  # who is who in pg_stat_activity
             if readonly:
                 connect_args["options"] = "-c default_transaction_read_only=on"
         # What the URL says wins over gitbeat's defaults (SQLAlchemy lets connect_args win).

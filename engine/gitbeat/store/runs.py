@@ -132,11 +132,10 @@ class RunLedger:
                 .values(
                     state=state,
                     finished_at=now,
-                    runtime=sa.func.coalesce(
-                        _seconds_between(self.store.dialect, runs.c.started_at, now), sa.null()
-                    ),
-                    error_type=error_type[:200] if error_type else None,
-                    error=error[:500] if error else None,
+                    runtime=_seconds_between(self.store.dialect, runs.c.started_at, now),
+                    # a success after retries keeps the last failure beside it
+                    **({"error_type": error_type[:200]} if error_type else {}),
+                    **({"error": error[:500]} if error else {}),
                 )
             )
 

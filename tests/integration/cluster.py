@@ -1,0 +1,222 @@
+"""A small gitbeat cluster for fault tests: real beat and worker processes made by a factory, and an executions table.
+
+Every run's handler inserts its schedule, due time and task id into `executions` when
+it completes, so a test counts executions per due time: none doubled, none lost.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+HANDLER = '''
+"""Counts completed executions in a table of the test's database."""
+import os
+import time
+
+import psycopg2
+from celery import current_task
+
+
+def record(name, seconds=0.0):
+    # While it sleeps, a file named after this process says until when: "mid-task" for a test that kills.
+    marker = os.path.join(os.environ["MIDTASK_DIR"], str(os.getpid()))
+    if seconds:
+        with open(marker, "w") as out:
+            out.write(str(time.time() + seconds))
+        time.sleep(seconds)
+        os.unlink(marker)
+    request = current_task.request
+    with psycopg2.connect(os.environ["EXECUTIONS_URL"]) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO executions (schedule, due, task_id, pid) VALUES (%s, %s, %s, %s)",
+            (name, request.gitbeat_due, request.id, os.getpid()),
+        )
+    connection.close()
+'''
+
+
+def write_project(root: Path, schedules: int, *, seconds: float = 0.0, every: str = "1s") -> Path:
+    (root / "tasks").mkdir(parents=True)
+    (root / "schedules").mkdir()
+    (root / "counting.py").write_text(HANDLER)
+    (root / "tasks" / "t.yaml").write_text(textwrap.dedent("""
+        queues:
+          work: {}
+        tasks:
+          exec.record:
+            handler: counting:record
+            queue: work
+            acks_late: true
+        """))
+    entries = "".join(
+        f"  s{i}:\n    task: exec.record\n    every: {every}\n    catchup: all\n    args: [s{i}, {seconds}]\n"
+        for i in range(schedules)
+    )
+    (root / "schedules" / "s.yaml").write_text("schedules:\n" + entries)
+    return root
+
+
+@dataclass
+class Cluster:
+    """Beat and worker processes of one project; everything started is killed at the end."""
+
+    project: Path
+    database: str  # postgresql://…
+    broker: str  # amqp://…
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    counter: int = 0
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ, "PYTHONDONTWRITEBYTECODE": "1", "GITBEAT_DATABASE_URL": self.database,
+            "CELERY_BROKER_URL": self.broker, "CELERY_RESULT_BACKEND": "db+" + self.database,
+            "EXECUTIONS_URL": self.database, "MIDTASK_DIR": str(self.project / "midtask"),
+        }
+
+    def gitbeat_url(self) -> str:
+        """The store's URL as gitbeat opens it (psycopg2)."""
+        from gitbeat.settings import normalise_database_url
+
+        return normalise_database_url(self.database, self.project)
+
+    def settings(self) -> Any:
+        """gitbeat's settings for this cluster, for a Celery app in the test process."""
+        from gitbeat.settings import Settings
+
+        return Settings(_env_file=None, database_url=self.database, broker_url_override=self.broker,  # type: ignore[call-arg]
+                        result_backend="db+" + self.database)
+
+    def setup(self) -> None:
+        (self.project / "midtask").mkdir()
+        with psycopg2.connect(self.database) as connection, connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE executions (schedule text, due timestamptz, task_id text, pid int, "
+                           "at timestamptz DEFAULT clock_timestamp())")
+        connection.close()
+        self.gitbeat("apply")
+
+    def gitbeat(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "gitbeat", *args, "--config", str(self.project)], cwd=self.project,
+            env=self.environment(), capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def start(self, role: str, *extra: str) -> str:
+        """Start `gitbeat beat` or `gitbeat worker` in a process group of its own; returns its name."""
+        self.counter += 1
+        name = f"{role}-{self.counter}"
+        command = [sys.executable, "-m", "gitbeat", role, "--config", str(self.project)]
+        if role == "worker":
+            command += ["--", "--concurrency", "2", "--hostname", f"{name}@%h", "--without-mingle",
+                        "--without-gossip", "--prefetch-multiplier", "1", *extra]
+        log = (self.project / f"{name}.log").open("wb")
+        self.processes[name] = subprocess.Popen(
+            command, cwd=self.project, env=self.environment(), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return name
+
+    def kill(self, name: str) -> None:
+        """kill -9 the process and its pool children."""
+        process = self.processes.pop(name)
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()
+
+    def mid_task(self, at_least: float) -> list[str]:
+        """The workers with a pool process now inside a handler that sleeps `at_least` seconds more."""
+        groups = {process.pid: name for name, process in self.processes.items() if name.startswith("worker")}
+        found = set()
+        for marker in (self.project / "midtask").iterdir():
+            try:
+                if float(marker.read_text() or 0) - time.time() < at_least:
+                    continue
+                group = os.getpgid(int(marker.name))
+            except (OSError, ValueError):
+                continue  # it just finished
+            if group in groups:
+                found.add(groups[group])
+        return sorted(found)
+
+    def running(self, role: str) -> list[str]:
+        return [name for name, process in self.processes.items() if name.startswith(role) and process.poll() is None]
+
+    def close(self) -> None:
+        for name in list(self.processes):
+            self.kill(name)
+
+    def logs(self, limit: int = 4000) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-limit:]}"
+                         for p in sorted(self.project.glob("*-*.log")))
+
+    def query(self, sql: str, *params: object) -> list[tuple]:
+        with psycopg2.connect(self.database) as connection, connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+        connection.close()
+        return found
+
+    def leader_pid(self) -> int | None:
+        found = self.query("SELECT pid FROM gitbeat_beats WHERE role = 'leader'")
+        return found[0][0] if found else None
+
+
+@dataclass
+class Tally:
+    """Executions per due time in a window: how many were expected, doubled, lost."""
+
+    expected: int
+    doubled: list[tuple[str, datetime, int]]
+    lost: list[tuple[str, datetime]]
+
+
+def tally(cluster: Cluster, start: datetime, end: datetime, period: timedelta = timedelta(seconds=1)) -> Tally:
+    anchors = dict(cluster.query("SELECT name, anchor_at FROM gitbeat_schedules"))
+    counts = Counter(cluster.query("SELECT schedule, due FROM executions"))
+    doubled = sorted((name, due, count) for (name, due), count in counts.items() if count > 1)
+    expected: set[tuple[str, datetime]] = set()
+    for name, anchor in anchors.items():
+        due = anchor + period * max(0, -(-(start - anchor) // period))
+        while due <= end:
+            expected.add((name, due))
+            due += period
+    lost = sorted(key for key in expected if key not in counts)
+    return Tally(len(expected), doubled, lost)
+
+
+def settle(cluster: Cluster, start: datetime, end: datetime, timeout: float = 90) -> Tally:
+    """Wait until every due time of the window executed (catch-up takes a while after faults), then tally."""
+    deadline = time.monotonic() + timeout
+    found = tally(cluster, start, end)
+    while found.lost and time.monotonic() < deadline:
+        time.sleep(1)
+        found = tally(cluster, start, end)
+    time.sleep(3)  # a copy still on its way would show as doubled now
+    return tally(cluster, start, end)
+
+
+def during(seconds: float, action: Callable[[], None], pause: Callable[[], float]) -> int:
+    """Repeat a fault for `seconds`; returns how many times it struck."""
+    deadline = time.monotonic() + seconds
+    struck = 0
+    while time.monotonic() < deadline:
+        time.sleep(pause())
+        action()
+        struck += 1
+    return struck
