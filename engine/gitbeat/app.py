@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,7 @@ def create_app(
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings),
         result_extended=True,
+        result_expires=timedelta(seconds=settings.result_expires) if settings.result_expires else None,
         beat_scheduler="gitbeat.scheduler:Scheduler",
     )
     # Celery reads CELERY_RESULT_BACKEND from the environment over its config: pin the normalised URL.

@@ -165,12 +165,7 @@ class Scheduler(beat.Scheduler):
         self.entries[row.name] = entry
 
     def _install_internal(self, now: datetime) -> None:
-        """Celery's default entry `celery.backend_cleanup`, when the result backend does not expire results itself."""
-        backend = self.app.backend
-        if self.app.conf.result_expires and not getattr(backend, "supports_autoexpire", True):
-            self.internal[BACKEND_CLEANUP] = ScheduleSpec.model_validate(
-                {"task": BACKEND_CLEANUP, "cron": "0 4 * * *", "timezone": "UTC", "catchup": "skip"}  # Celery's time
-            )
+        self.internal = default_entries(self.app)
         for name, spec in self.internal.items():
             entry = internal_entry(name, spec, now)
             entry.advance(spec)
@@ -352,6 +347,15 @@ class Scheduler(beat.Scheduler):
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         logger.error("beat: could not send %d run(s) to the broker (%s); they stay claimed and are sent when "
                      "it is back; retrying in %gs", count, text, delay)
+
+
+def default_entries(app: Any) -> dict[str, ScheduleSpec]:
+    """Celery's default entry `celery.backend_cleanup` (daily at 04:00 UTC, as Celery's own beat), when results
+    expire and the result backend does not expire them itself (a database one)."""
+    if not app.conf.result_expires or getattr(app.backend, "supports_autoexpire", True):
+        return {}
+    spec = {"task": BACKEND_CLEANUP, "cron": "0 4 * * *", "timezone": "UTC", "catchup": "skip"}
+    return {BACKEND_CLEANUP: ScheduleSpec.model_validate(spec)}
 
 
 def _log_sent(runs: list[Outgoing], again: bool) -> None:

@@ -7,12 +7,13 @@ password (URLs are printed through `safe_url`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import quote, urlsplit
 
-from pydantic import Field, PrivateAttr, ValidationError
+from pydantic import BeforeValidator, Field, PrivateAttr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .durations import parse_duration
 from .errors import SettingsError
 
 STATE_DIR = ".gitbeat"
@@ -39,6 +40,8 @@ class Settings(BaseSettings):
     broker_url_override: str | None = Field(None, alias="CELERY_BROKER_URL")
     result_backend: str = Field(f"db+sqlite:///{STATE_DIR}/results.db", alias="CELERY_RESULT_BACKEND")
     flower_basic_auth: str | None = Field(None, alias="FLOWER_BASIC_AUTH")
+    # Results older than this are deleted (by celery.backend_cleanup on a database backend); 0 keeps them.
+    result_expires: Annotated[float, BeforeValidator(parse_duration)] = Field(86400, alias="CELERY_RESULT_EXPIRES")
     # Where database_url came from, for messages: the option or the variable.
     _database_source: str = PrivateAttr("GITBEAT_DATABASE_URL")
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import kombu
 import pytest
@@ -117,7 +118,7 @@ def claim_and_send(cluster: Cluster, schedule: str, due: datetime, copies: int =
     return run_id
 
 
-def _spec(cluster: Cluster, schedule: str):  # noqa: ANN202
+def _spec(cluster: Cluster, schedule: str) -> Any:
     from gitbeat.loader import load_config
 
     config, _ = load_config(cluster.project)
@@ -216,3 +217,19 @@ def test_overlap_skip_recovers_after_a_lost_message(tmp_path: Path, postgres_url
         assert count >= 3, cluster.logs()
     finally:
         cluster.close()
+
+
+def test_celerys_backend_cleanup_deletes_expired_results(cluster: Cluster) -> None:
+    """What beat's `celery.backend_cleanup` entry runs: on a database backend, results past CELERY_RESULT_EXPIRES go."""
+    cluster.start("worker")
+    due = datetime(2026, 1, 1, tzinfo=UTC)
+    old, recent = claim_and_send(cluster, "ok", due), claim_and_send(cluster, "copied", due)
+    wait_for(lambda: len(cluster.query("SELECT 1 FROM celery_taskmeta WHERE task_id IN (%s, %s)", old, recent)) == 2,
+             cluster)
+    cluster.query("UPDATE celery_taskmeta SET date_done = now() - interval '2 days' WHERE task_id = %s RETURNING 1",
+                  old)
+    app = create_app(cluster.project, cluster.settings(), files_config(cluster.project), name="cleanup")
+    cleanup = app.send_task("celery.backend_cleanup")
+    wait_for(lambda: not cluster.query("SELECT 1 FROM celery_taskmeta WHERE task_id = %s", old), cluster)
+    assert cluster.query("SELECT 1 FROM celery_taskmeta WHERE task_id = %s", recent) == [(1,)]
+    assert cleanup.get(timeout=10) is None

@@ -70,3 +70,32 @@ def test_handlers_run_in_process(example: tuple, tmp_path: Path, monkeypatch: py
     _, tasks, _ = example
     assert tasks["notifications.send"].apply(args=[7, "hello"]).get() == {"status": "sent", "user_id": 7}
     assert tasks["email.send"].apply(args=["a@b.c", "s", "b"]).get() == {"status": "queued", "to": "a@b.c"}
+
+
+@pytest.mark.parametrize(
+    ("backend", "expires", "installed"),
+    [
+        ("db+sqlite:///results.db", None, True),  # a database backend keeps results for ever: beat cleans up
+        ("db+sqlite:///results.db", "0", False),  # CELERY_RESULT_EXPIRES=0: keep them
+        ("redis://127.0.0.1:6379/5", None, False),  # Redis expires keys itself
+        ("rpc://", None, False),
+    ],
+)
+def test_beat_installs_celerys_backend_cleanup_where_needed(
+    backend: str, expires: str | None, installed: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gitbeat.applied import AppliedConfig
+    from gitbeat.scheduler import default_entries
+
+    for name in ("CELERY_BROKER", "CELERY_BROKER_URL", "GITBEAT_DATABASE_URL", "CELERY_RESULT_EXPIRES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CELERY_RESULT_BACKEND", backend)
+    if expires is not None:
+        monkeypatch.setenv("CELERY_RESULT_EXPIRES", expires)
+    app = create_app(tmp_path, load_settings(tmp_path), AppliedConfig())
+    entries = default_entries(app)
+    assert bool(entries) is installed
+    if installed:
+        spec = entries["celery.backend_cleanup"]
+        assert (spec.task, spec.cron, spec.timezone) == ("celery.backend_cleanup", "0 4 * * *", "UTC")
+        assert app.conf.result_expires.total_seconds() == 86400
