@@ -17,10 +17,15 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 def commit(root: Path) -> tuple[str | None, bool | None]:
-    """HEAD's commit and whether the config root has uncommitted changes; (None, None) outside git."""
+    """HEAD's commit and whether the config root has uncommitted changes; (None, None) outside git.
+
+    Where the config is deployed without git (a container image), GITBEAT_GIT_COMMIT names
+    the commit it was built from.
+    """
     head = _git(root, "rev-parse", "HEAD")
     if head is None:
-        return None, None
+        given = os.environ.get("GITBEAT_GIT_COMMIT", "").strip()
+        return (given[:64], None) if given else (None, None)
     status = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".")
     return head, bool(status)
 

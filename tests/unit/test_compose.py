@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import pytest
 import yaml
 
@@ -25,6 +24,8 @@ def test_the_stack_of_the_spec() -> None:
 def test_gitbeat_services_run_gitbeat_commands_with_spec_settings(name: str) -> None:
     service = GITBEAT_SERVICES[name]
     command = service["command"]
+    if command[:2] == ["sh", "-c"]:  # a guard, then `exec gitbeat …`
+        command = command[2].rsplit("exec ", 1)[1].split()
     assert command[0] == "gitbeat" and command[1] in COMMANDS
     environment = service["environment"]
     unknown = {key for key in environment if key not in SETTINGS and not key.startswith("EXAMPLE_")}
@@ -51,7 +52,27 @@ def test_two_beats_one_leads_one_stands_by() -> None:
 def test_flower_is_published_only_behind_basic_auth() -> None:
     flower = GITBEAT_SERVICES["flower"]
     assert "8555:8555" in flower["ports"]
-    assert re.fullmatch(r"\$\{FLOWER_BASIC_AUTH:\?.+\}", flower["environment"]["FLOWER_BASIC_AUTH"])
+    # Asked for by the flower service only: `docker compose down` or `logs` need no credentials.
+    assert flower["environment"]["FLOWER_BASIC_AUTH"] == "${FLOWER_BASIC_AUTH:-}"
+    others = [name for name, service in SERVICES.items() if name != "flower" and "FLOWER_BASIC_AUTH" in str(service)]
+    assert others == []
+    guard = flower["command"][2]
+    assert guard.startswith('test -n "$$FLOWER_BASIC_AUTH" || {') and guard.endswith("exec gitbeat flower")
+
+
+def test_no_port_clashes_with_services_on_the_host() -> None:
+    published = {port for service in SERVICES.values() for port in service.get("ports", [])}
+    assert published == {"8555:8555"}
+
+
+def test_the_example_data_and_the_deployed_commit_are_shared() -> None:
+    for service in GITBEAT_SERVICES.values():
+        assert "example-data:/data" in service["volumes"]
+    dockerfile = (PROJECT / "Dockerfile").read_text()
+    assert "GITBEAT_GIT_COMMIT=${GIT_COMMIT}" in dockerfile
+    assert "EXAMPLE_APP_DB=/data/example-app.db" in dockerfile
+    assert "chown gitbeat:gitbeat /app/.gitbeat /data" in dockerfile  # the handlers write there as that user
+    assert COMPOSE["x-gitbeat"]["build"]["args"]["GIT_COMMIT"] == "${GIT_COMMIT:-}"
 
 
 def test_credentials_agree_between_services() -> None:
@@ -70,3 +91,12 @@ def test_the_dockerfile_copies_what_exists() -> None:
         if line.startswith("COPY "):
             for source in line.split()[1:-1]:
                 assert (PROJECT / source).exists(), f"the Dockerfile copies {source}, which does not exist"
+
+
+def test_without_git_the_deployed_commit_is_recorded(tmp_path, monkeypatch) -> None:
+    from gitbeat import gitinfo
+
+    monkeypatch.setenv("GITBEAT_GIT_COMMIT", "4f2a9c1e07b3")
+    assert gitinfo.commit(tmp_path) == ("4f2a9c1e07b3", None)  # tmp_path is no git work tree
+    monkeypatch.delenv("GITBEAT_GIT_COMMIT")
+    assert gitinfo.commit(tmp_path) == (None, None)
