@@ -58,8 +58,10 @@ class Dev:
             self.revision = self.store.latest_revision()
         return True, plan
 
-    def spawn(self, role: str) -> None:
+    def spawn(self, role: str, *, again: bool = False) -> None:
         command = [sys.executable, "-m", "gitbeat", role, "--config", str(self.root)]
+        if again and role in ("worker", "beat"):
+            command.append("--quiet")  # the banner was shown when it first started
         if self.database:
             command += ["--database", self.database]
         self.children[role] = subprocess.Popen(command, cwd=self.root)
@@ -80,7 +82,7 @@ class Dev:
             if child.poll() is not None:
                 say(f"{role} exited with {child.returncode}; starting it again")
                 time.sleep(1)
-                self.spawn(role)
+                self.spawn(role, again=True)
 
     def on_change(self, paths: set[str]) -> None:
         names = sorted(os.path.relpath(p, self.root) for p in paths)
@@ -89,7 +91,7 @@ class Dev:
         if ok and restart_needed(plan, paths):
             say("restarting the worker for the new tasks and code")
             self.stop_child("worker")
-            self.spawn("worker")
+            self.spawn("worker", again=True)
 
     def run(self) -> int:
         from watchfiles import watch

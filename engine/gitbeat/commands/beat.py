@@ -10,6 +10,7 @@ from . import OK, celery_arguments
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loglevel", "-l", default="INFO")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no startup banner")
     parser.add_argument("celery_args", nargs=argparse.REMAINDER, help="-- then arguments for `celery beat`")
 
 
@@ -17,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from ..runtime import configured_app
 
     app = configured_app(Path(args.config), args.database).app
-    app.start(["beat", "--scheduler", "gitbeat.scheduler:Scheduler", "--loglevel", args.loglevel,
+    quiet = ["--quiet"] if args.quiet else []
+    app.start([*quiet, "beat", "--scheduler", "gitbeat.scheduler:Scheduler", "--loglevel", args.loglevel,
                *celery_arguments(args)])
     return OK

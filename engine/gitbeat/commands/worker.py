@@ -10,6 +10,7 @@ from . import OK, celery_arguments
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loglevel", "-l", default="INFO")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no startup banner (gitbeat dev restarts this way)")
     parser.add_argument("--queues", "-Q", default=None, help="comma-separated queues (default: every declared queue)")
     parser.add_argument("celery_args", nargs=argparse.REMAINDER, help="-- then arguments for `celery worker`")
 
@@ -30,5 +31,6 @@ def run(args: argparse.Namespace) -> int:
     queues = args.queues or ",".join(config.consumed_queues())
     applied = revision if revision is not None else "(files, none applied)"
     print(f"gitbeat: worker for revision {applied}, queues {queues}", flush=True)
-    app.worker_main(["worker", "--loglevel", args.loglevel, "--queues", queues, *celery_arguments(args)])
+    quiet = ["--quiet"] if args.quiet else []
+    app.worker_main([*quiet, "worker", "--loglevel", args.loglevel, "--queues", queues, *celery_arguments(args)])
     return OK

@@ -7,6 +7,7 @@ and reads a database gitbeat has not set up as one with nothing applied.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -171,6 +172,7 @@ class Database:
         from alembic import command
         from alembic.config import Config as AlembicConfig
 
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin chatter is not a beat's news
         alembic = AlembicConfig()
         alembic.set_main_option("script_location", str(MIGRATIONS))
         with self.connect(write=True) as connection:
