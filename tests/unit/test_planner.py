@@ -1,0 +1,124 @@
+"""planner.diff as tables: (what the store holds, what the files want) → the changes, in milliseconds, no database."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from gitbeat.planner import Current, Desired, DesiredSchedule, StoredSchedule, diff, digest
+from gitbeat.spec import ScheduleSpec
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def wanted(name: str, **fields: Any) -> DesiredSchedule:
+    spec = ScheduleSpec.model_validate({"task": "t", "every": 60, "timezone": "UTC", **fields})
+    text = spec.model_dump_json()
+    return DesiredSchedule(name, spec, text, digest(text), "schedules/s.yaml:1")
+
+
+def stored(name: str, *, managed: bool = True, enabled: bool | None = None, edit: dict[str, Any] | None = None,
+           **fields: Any) -> StoredSchedule:
+    """A row as apply wrote it for `fields`; `edit` then changes its spec text as someone did by hand."""
+    row = wanted(name, **fields)
+    text = json.dumps({**json.loads(row.text), **(edit or {})}) if edit else row.text
+    return StoredSchedule(name, text, row.digest, row.spec.enabled if enabled is None else enabled, managed)
+
+
+def desired(*schedules: DesiredSchedule, tasks: dict | None = None, queues: dict | None = None,
+            project: dict | None = None) -> Desired:
+    return Desired({s.name: s for s in schedules}, tasks or {}, queues or {}, project or {"timezone": "UTC"})
+
+
+def current(*rows: StoredSchedule, tasks: dict | None = None, queues: dict | None = None,
+            project: dict | None = None) -> Current:
+    return Current({r.name: r for r in rows}, tasks or {}, queues or {}, project, 1 if project else None)
+
+
+def summary(plan: Any) -> list[tuple[str, str, str, str, list[str]]]:
+    return [(c.kind, c.action, c.name, c.effect, [f.field for f in c.fields]) for c in plan.changes]
+
+
+CASES: dict[str, tuple[Current, Desired, list[tuple[str, str, str, str, list[str]]], dict[str, Any]]] = {
+    "nothing to do": (current(stored("a")), desired(wanted("a")), [], {}),
+    "a new schedule": (current(), desired(wanted("a")), [("schedule", "add", "a", "live", [])], {}),
+    "a removed schedule is pruned": (current(stored("a")), desired(), [("schedule", "remove", "a", "live", [])], {}),
+    "no-prune keeps it": (current(stored("a")), desired(), [], {"prune": False}),
+    "args change": (
+        current(stored("a")), desired(wanted("a", args=[1])), [("schedule", "change", "a", "live", ["args"])], {}
+    ),
+    "a timing change": (
+        current(stored("a")), desired(wanted("a", every=30)), [("schedule", "change", "a", "live", ["every"])], {}
+    ),
+    "disabled in the files": (
+        current(stored("a")), desired(wanted("a", enabled=False, note="why")),
+        [("schedule", "change", "a", "live", ["enabled", "note"])], {},
+    ),
+    "edited in the database: drift": (
+        current(stored("a", edit={"every": 5})), desired(wanted("a")), [("schedule", "drift", "a", "live", ["every"])],
+        {},
+    ),
+    "enabled flipped in the database: drift": (
+        current(stored("a", enabled=False)), desired(wanted("a")), [("schedule", "drift", "a", "live", ["enabled"])],
+        {},
+    ),
+    "an unmanaged row is never touched": (current(stored("x", managed=False)), desired(), [], {}),
+    "a new task needs a restart": (
+        current(), desired(tasks={"t": {"handler": "m:f"}}), [("task", "add", "t", "restart", ["handler"])], {}
+    ),
+    "a task option is live": (
+        current(tasks={"t": {"rate_limit": "1/s"}}), desired(tasks={"t": {"rate_limit": "2/s"}}),
+        [("task", "change", "t", "live", ["rate_limit"])], {},
+    ),
+    "a handler change needs a restart": (
+        current(tasks={"t": {"handler": "m:f"}}), desired(tasks={"t": {"handler": "m:g"}}),
+        [("task", "change", "t", "restart", ["handler"])], {},
+    ),
+    "a removed task": (current(tasks={"t": {}}), desired(), [("task", "remove", "t", "live", [])], {}),
+    "a new queue is consumed live": (current(), desired(queues={"q": {}}), [("queue", "add", "q", "live", [])], {}),
+    "a queue argument needs a restart": (
+        current(queues={"q": {"max_priority": 5}}), desired(queues={"q": {"max_priority": 9}}),
+        [("queue", "change", "q", "restart", ["max_priority"])], {},
+    ),
+    "imports need a restart": (
+        current(project={"timezone": "UTC", "imports": []}), desired(project={"timezone": "UTC", "imports": ["m"]}),
+        [("project", "change", "gitbeat.yaml", "restart", ["imports"])], {},
+    ),
+    "the project's timezone is live": (
+        current(project={"timezone": "UTC"}), desired(project={"timezone": "Europe/Berlin"}),
+        [("project", "change", "gitbeat.yaml", "live", ["timezone"])], {},
+    ),
+    "the first apply has no project to compare": (current(), desired(), [], {}),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_diff(case: str) -> None:
+    before, after, expected, options = CASES[case]
+    assert summary(diff(after, before, NOW, **options)) == expected
+
+
+def test_a_name_held_by_an_unmanaged_row_is_a_conflict() -> None:
+    plan = diff(desired(wanted("x")), current(stored("x", managed=False), stored("y", managed=False)), NOW)
+    assert (plan.conflicts, plan.unmanaged, plan.changes) == (["x"], ["x", "y"], [])
+
+
+def test_timing_changes_are_marked_and_show_the_next_fires() -> None:
+    plan = diff(desired(wanted("a", every=30), wanted("b", args=[2])), current(stored("a"), stored("b")), NOW)
+    timing = {c.name: c.timing_changed for c in plan.changes}
+    assert timing == {"a": True, "b": False}
+    assert all(len(c.next_fires) == 3 for c in plan.changes)
+    added = diff(desired(wanted("c", cron="0 0 * * *", every=None)), current(), NOW).changes[0]
+    assert [m.isoformat() for m in added.next_fires] == [
+        "2026-06-02T00:00:00+00:00", "2026-06-03T00:00:00+00:00", "2026-06-04T00:00:00+00:00"
+    ]
+
+
+def test_counts_and_summary() -> None:
+    plan = diff(desired(wanted("a"), wanted("b", args=[1])), current(stored("b"), stored("c"), stored("d", edit={"x": 1})),
+                NOW)
+    assert plan.counts() == {"add": 1, "change": 1, "remove": 2, "drift": 0}
+    assert plan.summary() == "1 to add, 1 to change, 2 to remove"
