@@ -382,20 +382,21 @@ def child_run(p: dict[str, Any]) -> dict[str, Any]:
             return result
 
         app.send_task = send_task
-        publish = scheduler._publish
+        publish = scheduler.sender.send
 
-        def timed_publish(batch: Any) -> Any:
-            # A batch is published when _publish returns: on RabbitMQ that is its AMQP tx.commit,
+        def timed_publish(*args: Any, **kwargs: Any) -> Any:
+            # A batch is published when Sender.send returns: on RabbitMQ that is its AMQP tx.commit,
             # so every message of the batch counts as published then, not when send_task returned.
+            # The run ledger's writes (the claim's rows, before; marking them sent, after) are in the fire.
             before = len(records)
-            result = publish(batch)
+            result = publish(*args, **kwargs)
             done = time.time()
             for i in range(before, len(records)):
                 name, due, _, began = records[i]
                 records[i] = (name, due, done, began)
             return result
 
-        scheduler._publish = timed_publish
+        scheduler.sender.send = timed_publish
         fire = scheduler._fire
 
         def timed_fire(wall: float) -> None:
