@@ -36,6 +36,7 @@ from .spec import ScheduleSpec
 from .store import Store
 from .store.beat import BeatStore, ScheduleRow
 from .store.leadership import leadership_for
+from .store.operate import Operations, Override
 from .store.runs import SWEEP_AFTER, RunLedger
 from .timing import to_fire
 
@@ -75,6 +76,9 @@ class Scheduler(beat.Scheduler):
         self.store = Store(url, application_name="gitbeat beat")
         self.beatstore = BeatStore(self.store)
         self.ledger = RunLedger(self.store)
+        self.operations = Operations(self.store)
+        self.paused: dict[str, Override] = {}
+        self._audit_seen = 0
         self.leadership = leadership_for(self.store)
         self.internal: dict[str, ScheduleSpec] = {}
         self.entries: dict[str, Entry] = {}
@@ -142,6 +146,7 @@ class Scheduler(beat.Scheduler):
     def _load_all(self) -> None:
         revision, config = self.beatstore.revision_config()
         self.state.revision, self.state.config = revision, config or AppliedConfig()
+        self.paused = self.operations.overrides(datetime.now(UTC))
         self.entries = {}
         for row in self.beatstore.rows():
             self._install(row)
@@ -150,7 +155,7 @@ class Scheduler(beat.Scheduler):
         logger.info("beat: loaded %d schedules (revision %s)", len(self.entries), revision)
 
     def _install(self, row: ScheduleRow) -> None:
-        if not row.enabled:
+        if not row.enabled or row.name in self.paused:
             self.entries.pop(row.name, None)
             return
         try:
@@ -180,15 +185,21 @@ class Scheduler(beat.Scheduler):
             heapq.heappush(self.heap, (entry.fire_at, id(entry), entry.name, entry.version))
 
     def _reload_changed(self) -> int:
-        """Install the rows whose digest or enabled flag changed; drop the ones gone."""
+        """Install the rows whose digest, enabled flag or pause changed; drop the ones gone."""
         revision, config = self.beatstore.revision_config()
         self.state.revision, self.state.config = revision, config or AppliedConfig()
+        paused = self.operations.overrides(datetime.now(UTC))
+        flipped = set(paused) ^ set(self.paused)
+        for name in sorted(flipped):
+            logger.info("beat: %s %s", name, paused[name].describe() if name in paused else "resumed")
+        self.paused = paused
         stored = self.beatstore.digests()
         changed = [
             name
             for name, (digest, enabled) in stored.items()
-            if (enabled and (name not in self.entries or self.entries[name].digest != digest))
-            or (not enabled and name in self.entries)
+            if (enabled and name not in paused and (name not in self.entries or self.entries[name].digest != digest))
+            or ((not enabled or name in paused) and name in self.entries)
+            or name in flipped
         ]
         for name in set(self.entries) - set(stored) - set(self.internal):
             del self.entries[name]
@@ -207,8 +218,12 @@ class Scheduler(beat.Scheduler):
         try:
             if clock >= self._next_leader_check:
                 self._check_leadership(clock)
-            revision = None if notified else self._polled_revision(clock)
-            changed = notified or (revision is not None and revision != self.state.revision)
+            polled = None if notified else self._polled_changes(clock)
+            changed = notified or (polled is not None and polled != (self.state.revision, self._audit_seen))
+            if polled is not None:
+                self._audit_seen = polled[1]
+            if self.state.leader and self._pause_ends(datetime.now(UTC)):
+                changed = True
             if self.state.leader and (changed or clock >= self._next_rescan):  # a standby loads on taking the lead
                 self._next_rescan = clock + RESCAN_INTERVAL
                 reloaded = self._reload_changed()
@@ -232,10 +247,19 @@ class Scheduler(beat.Scheduler):
         except (StoreError, OSError) as error:
             self._database_failed(error)
 
-    def _polled_revision(self, clock: float) -> int | None:
+    def _polled_changes(self, clock: float) -> tuple[int | None, int] | None:
+        """The latest revision and audit entry (a pause or resume), where no NOTIFY tells of them."""
         if self.store.dialect == "postgresql" and getattr(self.leadership, "connection", None) is not None:
             return None  # NOTIFY tells us; the rescan is the safety net
-        return self.beatstore.latest_revision()
+        return self.beatstore.latest_revision(), self.operations.latest_audit()
+
+    def _pause_ends(self, now: datetime) -> bool:
+        """End the pauses whose time is up (the leader does it for every beat); True when one ended."""
+        if not any(o.until is not None and o.until <= now for o in self.paused.values()):
+            return False
+        for name in self.operations.expire(now):
+            logger.info("beat: %s: its pause expired; it runs again", name)
+        return True
 
     def _check_leadership(self, clock: float) -> None:
         self._next_leader_check = clock + LEADER_CHECK_INTERVAL

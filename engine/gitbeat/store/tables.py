@@ -104,3 +104,24 @@ runs = sa.Table(
     sa.Column("error", sa.String(500)),
     sa.Column("note", sa.String(500)),
 )
+overrides = sa.Table(
+    "gitbeat_overrides",
+    metadata,
+    sa.Column("schedule", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # pause
+    sa.Column("actor", sa.String(300), nullable=False),
+    sa.Column("created_at", Moment, nullable=False),
+    sa.Column("until", Moment),  # NULL: until resumed
+    sa.Column("note", sa.String(500), nullable=False),
+)
+audit = sa.Table(
+    "gitbeat_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", Moment, nullable=False),
+    sa.Column("actor", sa.String(300), nullable=False),  # a person (git author, $USER) or an API token's name
+    sa.Column("action", sa.String(20), nullable=False),  # trigger, backfill, pause, resume
+    sa.Column("schedule", sa.String(200)),
+    sa.Column("note", sa.String(500)),
+    sa.Column("detail", sa.Text, nullable=False),  # JSON: what the action did (runs, range, until)
+)
