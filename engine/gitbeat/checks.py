@@ -117,7 +117,8 @@ def _check_schedule(
     retry = task.retry if task is not None else None
     budget = retry.budget() if retry is not None and retry.on else 0.0
     # A cron fires at most once a minute: shorter budgets need no period at all.
-    period = _period(schedule.cron, schedule.every, tz_name, now) if budget > 60 or schedule.jitter else None
+    needs_period = budget > 60 or schedule.jitter or schedule.alert_after
+    period = _period(schedule.cron, schedule.every, tz_name, now) if needs_period else None
     # budget > 0 only when the task has a retry.
     if period is not None and retry is not None and budget > 0 and budget > period:
         found.append(
@@ -140,6 +141,17 @@ def _check_schedule(
                 "jitter",
                 message=f"jitter {format_duration(schedule.jitter)} is not below the period of "
                 f"{format_duration(period)}; the delay is cut short so that no run passes the next",
+            )
+        )
+    if period is not None and schedule.alert_after is not None and schedule.alert_after < period:
+        found.append(
+            config.diagnostic(
+                "warning",
+                "schedules",
+                name,
+                "alert_after",
+                message=f"alert_after {format_duration(schedule.alert_after)} is shorter than the period of "
+                f"{format_duration(period)}: the schedule turns stale between any two runs",
             )
         )
     if schedule.cron is not None:

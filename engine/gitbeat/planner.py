@@ -147,6 +147,7 @@ class Plan:
     changes: list[Change]
     unmanaged: list[str]
     conflicts: list[str]
+    paused: dict[str, str] = field(default_factory=dict)  # schedule -> who paused it, until when, why
 
     def counts(self) -> dict[str, int]:
         counts = {"add": 0, "change": 0, "remove": 0, "drift": 0}

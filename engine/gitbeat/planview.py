@@ -71,8 +71,18 @@ def text(plan: Plan, revision: int | None) -> str:
             "Conflicts (apply will refuse): the config declares schedules that exist unmanaged in the database: "
             + ", ".join(plan.conflicts)
         )
+    out += _paused(plan)
     out.append(f"Plan: {plan.summary()}.")
     return "\n".join(out) + "\n"
+
+
+def _paused(plan: Plan) -> list[str]:
+    """Pauses apply keeps (a removed schedule's pause goes with it, audited)."""
+    removed = {c.name for c in plan.of("schedule", "remove")}
+    return [
+        f"Paused (apply keeps it): {name}: {why}" + (" (removed with the schedule)" if name in removed else "")
+        for name, why in sorted(plan.paused.items())
+    ]
 
 
 def markdown(plan: Plan, revision: int | None) -> str:
@@ -89,6 +99,9 @@ def markdown(plan: Plan, revision: int | None) -> str:
         out += ["", f"Unmanaged rows (never touched): {', '.join(f'`{n}`' for n in plan.unmanaged)}"]
     if plan.conflicts:
         out += ["", f"**Conflicts** (apply will refuse): {', '.join(f'`{n}`' for n in plan.conflicts)}"]
+    paused = _paused(plan)
+    if paused:
+        out += ["", *(f"- {line}" for line in paused)]
     out += ["", f"**{plan.summary()}.**"]
     return "\n".join(out) + "\n"
 
@@ -111,5 +124,6 @@ def as_json(plan: Plan, revision: int | None) -> str:
         ],
         "unmanaged": plan.unmanaged,
         "conflicts": plan.conflicts,
+        "paused": plan.paused,
     }
     return json.dumps(document, indent=2) + "\n"

@@ -302,6 +302,9 @@ class ScheduleSpec(Model):
     kwargs: dict[str, JsonValue] = Field(default_factory=dict)
     enabled: bool = True
     note: str | None = Field(None, description="why the schedule is paused")
+    alert_after: PositiveDuration | None = Field(
+        None, description="no successful run for this long: the schedule is stale (a dead man's switch)"
+    )
     description: str | None = None
     start_at: Moment | None = None
     end_at: Moment | None = None

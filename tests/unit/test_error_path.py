@@ -121,7 +121,8 @@ CASES: dict[str, tuple[dict[str, str], list[str], str]] = {
     "unknown-command": (
         {}, ["frobnicate"],
         "argument COMMAND: invalid choice: 'frobnicate' (choose from 'validate', 'next', 'schema', 'plan', 'apply', "
-        "'history', 'status', 'runs', 'db', 'beat', 'worker', 'dlq', 'flower', 'dev') (see `gitbeat --help`)",
+        "'history', 'status', 'runs', 'trigger', 'backfill', 'pause', 'resume', 'db', 'beat', 'worker', 'dlq', "
+        "'flower', 'dev') (see `gitbeat --help`)",
     ),
     "no-command": ({}, [], "the following arguments are required: COMMAND (see `gitbeat --help`)"),
     "config-not-a-project": (

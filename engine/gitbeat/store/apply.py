@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from ..errors import StoreError
 from ..planner import SYMBOLS, Current, Desired, Plan, StoredSchedule, diff
 from .database import Database
-from .tables import OWNER, revisions, schedules
+from .tables import OWNER, audit, overrides, revisions, schedules
 
 NOTIFY_CHANNEL = "gitbeat_revisions"
 MAX_SUMMARY_CHANGES = 1000
@@ -80,11 +80,17 @@ class Store(Database):
         return current, latest.config_digest
 
     def plan(self, desired: Desired, now: datetime, *, prune: bool = True, fires: int = 3) -> Plan:
+        from .operate import Operations
+
         current = Current({})
+        paused = {}
         if self.ensure_schema():
             with self.connect() as connection:
                 current, _ = self.current(connection)
-        return diff(desired, current, now, prune=prune, fires=fires)
+            paused = {name: o.describe() for name, o in Operations(self).overrides(now).items()}
+        plan = diff(desired, current, now, prune=prune, fires=fires)
+        plan.paused = paused
+        return plan
 
     def stored_schedule(self, name: str) -> StoredSchedule | None:
         """One schedule row as stored (its spec text and `every` anchor), or None."""
@@ -250,6 +256,18 @@ class Store(Database):
             connection.execute(
                 sa.delete(schedules).where(schedules.c.name.in_(removed), schedules.c.owner == OWNER)
             )
+            # A pause of a removed schedule goes with it, in the audit (apply never drops one silently).
+            ended = [name for (name,) in connection.execute(
+                sa.select(overrides.c.schedule).where(overrides.c.schedule.in_(removed))
+            )]
+            if ended:
+                connection.execute(sa.delete(overrides).where(overrides.c.schedule.in_(ended)))
+                connection.execute(sa.insert(audit), [
+                    {"at": now, "actor": "gitbeat apply", "action": "resume", "schedule": name,
+                     "note": f"the schedule was removed by revision {revision_id}",
+                     "detail": json.dumps({"revision": revision_id, "source": "apply"})}
+                    for name in ended
+                ])
 
 
 def _copy_rows(connection: Connection, table: sa.Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:

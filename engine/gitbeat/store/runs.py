@@ -73,6 +73,15 @@ class Run:
 
 _COLUMNS = [runs.c[name] for name in Run.__dataclass_fields__ if name not in ("lag",)]
 
+
+@dataclass(frozen=True)
+class RunStats:
+    """A schedule's newest run (not skipped), when it last succeeded, and how many runs failed since."""
+
+    last: Run
+    last_success_at: datetime | None
+    failures_since_success: int
+
 _START_SQL = """
 UPDATE gitbeat_runs
 SET state = 'started', started_at = :now, worker = :worker, attempt = :attempt, retries = :retries
@@ -179,8 +188,11 @@ class RunLedger:
             return {row.schedule: Run(*row) for row in rows}
 
     def trim(self, keep: int, batch: int = 5000) -> int:
-        """Keep each schedule's newest `keep` succeeded runs and `keep` other finished ones; unfinished ones stay."""
-        outcome = sa.case((runs.c.state == "succeeded", "succeeded"), else_="other")
+        """Keep each schedule's newest `keep` succeeded, `keep` skipped and `keep` other finished runs.
+
+        Unfinished runs stay; skips have a share of their own, so they never push failures out.
+        """
+        outcome = sa.case((runs.c.state == "succeeded", "s"), (runs.c.state == "skipped", "k"), else_="o")
         ranked = (
             sa.select(
                 runs.c.task_id,
@@ -199,6 +211,60 @@ class RunLedger:
         return len(ids)
 
     # --- reading ------------------------------------------------------------------
+
+    def stats(self) -> dict[str, RunStats]:
+        """Per schedule: its newest run, its last success and the failures since (for health and metrics)."""
+        if not self.store.ensure_schema():
+            return {}
+        newest = (
+            sa.select(runs.c.schedule, sa.func.max(runs.c.due_at).label("due_at"))
+            .where(runs.c.state != "skipped")
+            .group_by(runs.c.schedule)
+            .subquery()
+        )
+        success = (
+            sa.select(runs.c.schedule, sa.func.max(runs.c.finished_at).label("at"))
+            .where(runs.c.state == "succeeded")
+            .group_by(runs.c.schedule)
+            .subquery()
+        )
+        failures = (
+            sa.select(runs.c.schedule, sa.func.count().label("failed"))
+            .select_from(runs.outerjoin(success, runs.c.schedule == success.c.schedule))
+            .where(runs.c.state.in_(("failed", "dead-lettered")),
+                   sa.or_(success.c.at.is_(None), runs.c.finished_at > success.c.at))
+            .group_by(runs.c.schedule)
+            .subquery()
+        )
+        query = (
+            sa.select(*_COLUMNS, success.c.at, sa.func.coalesce(failures.c.failed, 0))
+            .join(newest, sa.and_(runs.c.schedule == newest.c.schedule, runs.c.due_at == newest.c.due_at))
+            .outerjoin(success, success.c.schedule == runs.c.schedule)
+            .outerjoin(failures, failures.c.schedule == runs.c.schedule)
+            .where(runs.c.state != "skipped")
+        )
+        found: dict[str, RunStats] = {}
+        with self.store.connect() as connection:
+            for row in connection.execute(query):
+                run = Run(*row[: len(_COLUMNS)])
+                found[run.schedule] = RunStats(run, row[len(_COLUMNS)], int(row[len(_COLUMNS) + 1]))
+        return found
+
+    def finished_since(self, moment: datetime, limit: int = 100_000) -> list[Run]:
+        """Runs that ended after `moment`, oldest first (what metrics count, scrape by scrape)."""
+        with self.store.connect() as connection:
+            rows = connection.execute(
+                sa.select(*_COLUMNS).where(runs.c.finished_at > moment).order_by(runs.c.finished_at).limit(limit)
+            )
+            return [Run(*row) for row in rows]
+
+    def has_run(self, schedule: str, due: datetime) -> Run | None:
+        """The run of `schedule` due at `due`, if any."""
+        with self.store.connect() as connection:
+            row = connection.execute(
+                sa.select(*_COLUMNS).where(runs.c.schedule == schedule, runs.c.due_at == due)
+            ).first()
+        return Run(*row) if row else None
 
     def list(self, schedule: str | None = None, *, limit: int = 20, state: str | None = None) -> list[Run]:
         """Runs, newest due time first."""
