@@ -1,5 +1,8 @@
 """`gitbeat next NAME [-n N]`, run as a user runs it, in a config tree written for each test module.
 
+In-process through `cli.main` (tests.unit.test_corpus.in_process); two tests run the real
+console entry, `python -m gitbeat next`, end to end.
+
 `next` reads the clock, so fixed outputs use a `start_at` or `at` in 2099; the others check the
 structure and that the local and UTC columns name the same instant. 2099-01-01 is a Thursday
 (2000-01-01 was a Saturday, 36160 days earlier), so 2099-03-29 is the last Sunday in March:
@@ -10,12 +13,16 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import gitbeat
+from tests.unit.test_corpus import Run, in_process
+
+Next = Callable[..., Run]
 
 FILES = {
     "gitbeat.yaml": """
@@ -104,10 +111,23 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def run_next(config: Path, *args: str):
+def console(config: Path, *args: str) -> Run:
+    """`python -m gitbeat next ARGS` in `config`: the real console entry, in a subprocess."""
     result = gitbeat("next", *args, cwd=config)
     assert "Traceback" not in result.stderr, result.stderr
-    return result
+    return Run(result.returncode, result.stdout, result.stderr)
+
+
+@pytest.fixture
+def run_next(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], clean_env: None) -> Next:
+    """`gitbeat next ARGS` through `cli.main`, in `config`."""
+
+    def call(config: Path, *args: str) -> Run:
+        result = in_process(monkeypatch, capsys, config, "next", *args)
+        assert "Traceback" not in result.stderr, result.stderr
+        return result
+
+    return call
 
 
 def parse(stdout: str) -> list[tuple[datetime, str, datetime]]:
@@ -127,7 +147,7 @@ def parse(stdout: str) -> list[tuple[datetime, str, datetime]]:
 
 
 def test_cron_in_berlin_across_spring_forward(config: Path) -> None:
-    result = run_next(config, "nightly", "-n", "4")
+    result = console(config, "nightly", "-n", "4")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.stdout.splitlines() == [
@@ -139,7 +159,7 @@ def test_cron_in_berlin_across_spring_forward(config: Path) -> None:
     ]
 
 
-def test_default_is_five_and_n_limits(config: Path) -> None:
+def test_default_is_five_and_n_limits(config: Path, run_next: Next) -> None:
     default = run_next(config, "nightly")
     assert default.returncode == 0
     assert len(parse(default.stdout)) == 5
@@ -148,7 +168,7 @@ def test_default_is_five_and_n_limits(config: Path) -> None:
     assert two.stdout.splitlines() == default.stdout.splitlines()[:3]
 
 
-def test_every_counts_from_start_at_in_its_timezone(config: Path) -> None:
+def test_every_counts_from_start_at_in_its_timezone(config: Path, run_next: Next) -> None:
     result = run_next(config, "ticker", "-n", "3")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -159,7 +179,7 @@ def test_every_counts_from_start_at_in_its_timezone(config: Path) -> None:
     ]
 
 
-def test_end_at_stops_the_list(config: Path) -> None:
+def test_end_at_stops_the_list(config: Path, run_next: Next) -> None:
     result = run_next(config, "bounded", "-n", "5")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -169,7 +189,7 @@ def test_end_at_stops_the_list(config: Path) -> None:
     ]
 
 
-def test_at_in_a_dst_gap_fires_once_at_the_gap_end(config: Path) -> None:
+def test_at_in_a_dst_gap_fires_once_at_the_gap_end(config: Path, run_next: Next) -> None:
     result = run_next(config, "oneoff")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -178,7 +198,7 @@ def test_at_in_a_dst_gap_fires_once_at_the_gap_end(config: Path) -> None:
     ]
 
 
-def test_at_in_the_past_has_no_more_fire_times(config: Path) -> None:
+def test_at_in_the_past_has_no_more_fire_times(config: Path, run_next: Next) -> None:
     result = run_next(config, "bygone")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
@@ -187,7 +207,7 @@ def test_at_in_the_past_has_no_more_fire_times(config: Path) -> None:
     ]
 
 
-def test_project_timezone_is_the_default(config: Path) -> None:
+def test_project_timezone_is_the_default(config: Path, run_next: Next) -> None:
     result = run_next(config, "noon-tokyo", "-n", "3")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -201,7 +221,7 @@ def test_project_timezone_is_the_default(config: Path) -> None:
     assert [b[2] - a[2] for a, b in zip(rows, rows[1:])] == [timedelta(days=1)] * 2
 
 
-def test_cron_columns_are_the_same_instant_in_berlin(config: Path) -> None:
+def test_cron_columns_are_the_same_instant_in_berlin(config: Path, run_next: Next) -> None:
     result = run_next(config, "berlin-quarter", "-n", "6")
     assert result.returncode == 0, result.stderr
     rows = parse(result.stdout)
@@ -215,7 +235,7 @@ def test_cron_columns_are_the_same_instant_in_berlin(config: Path) -> None:
     assert all(b - a in (timedelta(minutes=15), timedelta(minutes=75)) for a, b in zip(utcs, utcs[1:]))
 
 
-def test_every_without_start_at_says_it_counts_from_now(config: Path) -> None:
+def test_every_without_start_at_says_it_counts_from_now(config: Path, run_next: Next) -> None:
     result = run_next(config, "heartbeat", "-n", "4")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -230,7 +250,7 @@ def test_every_without_start_at_says_it_counts_from_now(config: Path) -> None:
     assert [b - a for a, b in zip(utcs, utcs[1:])] == [timedelta(minutes=5)] * 3
 
 
-def test_solar_lists_one_sunrise_a_day(config: Path) -> None:
+def test_solar_lists_one_sunrise_a_day(config: Path, run_next: Next) -> None:
     result = run_next(config, "sunrise", "-n", "3")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "sunrise: sunrise at 52.52, 13.405, timezone Europe/Berlin"
@@ -242,7 +262,7 @@ def test_solar_lists_one_sunrise_a_day(config: Path) -> None:
         assert 3 <= local.hour <= 9  # Berlin sunrise: 04:43 CEST at the earliest, 08:17 CET at the latest
 
 
-def test_disabled_schedule_says_so_with_its_note(config: Path) -> None:
+def test_disabled_schedule_says_so_with_its_note(config: Path, run_next: Next) -> None:
     result = run_next(config, "paused", "-n", "2")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == 'paused: cron "0 * * * *", timezone UTC (disabled: waiting for the migration)'
@@ -258,7 +278,7 @@ def test_disabled_schedule_says_so_with_its_note(config: Path) -> None:
         ("nightlyy", "gitbeat: error: no schedule named 'nightlyy' (did you mean 'nightly'?)"),
     ],
 )
-def test_unknown_name_is_one_line_on_stderr(config: Path, name: str, message: str) -> None:
+def test_unknown_name_is_one_line_on_stderr(config: Path, run_next: Next, name: str, message: str) -> None:
     result = run_next(config, name)
     assert result.returncode == 1
     assert result.stdout == ""
@@ -266,7 +286,7 @@ def test_unknown_name_is_one_line_on_stderr(config: Path, name: str, message: st
 
 
 def test_a_broken_schedule_reports_its_errors(config: Path) -> None:
-    result = run_next(config, "broken")
+    result = console(config, "broken")
     assert result.returncode == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
@@ -274,19 +294,17 @@ def test_a_broken_schedule_reports_its_errors(config: Path) -> None:
     ]
 
 
-def test_config_option_from_elsewhere(config: Path, tmp_path: Path) -> None:
-    result = gitbeat("next", "--config", config, "oneoff", cwd=tmp_path)
+def test_config_option_from_elsewhere(config: Path, tmp_path: Path, run_next: Next) -> None:
+    result = run_next(tmp_path, "--config", str(config), "oneoff")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1] == "  2099-03-29 03:00:00 CEST (+0200)   2099-03-29 01:00:00 UTC"
 
 
 def test_an_applied_every_counts_from_its_stored_anchor(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], clean_env: None
 ) -> None:
     """Once applied, `next` shows the times beat fires: from the anchor in the store, not from now."""
     import sqlalchemy as sa
-
-    from gitbeat.cli import main
 
     root = tmp_path / "project"
     (root / "schedules").mkdir(parents=True)
@@ -294,24 +312,28 @@ def test_an_applied_every_counts_from_its_stored_anchor(
     (root / "tasks").mkdir()
     (root / "tasks" / "a.yaml").write_text("tasks:\n  jobs.run: {handler: 'handlers:run'}\n")
     (root / "handlers.py").write_text("def run():\n    pass\n")
-    monkeypatch.delenv("GITBEAT_DATABASE_URL", raising=False)
     database = f"sqlite:///{tmp_path / 'store.db'}"
-    assert main(["apply", "--config", str(root), "--database", database]) == 0
+
+    def main(argv: list[str]) -> Run:
+        return in_process(monkeypatch, capsys, tmp_path, *argv)
+
+    assert main(["apply", "--config", str(root), "--database", database]).returncode == 0
     anchor = datetime(2026, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
     engine = sa.create_engine(database)
     with engine.begin() as connection:
         connection.exec_driver_sql("UPDATE gitbeat_schedules SET anchor_at = ?", (anchor.replace(tzinfo=None),))
     engine.dispose()
-    capsys.readouterr()
-    assert main(["next", "tick", "-n", "3", "--config", str(root), "--database", database]) == 0
-    lines = capsys.readouterr().out.splitlines()
+    shown = main(["next", "tick", "-n", "3", "--config", str(root), "--database", database])
+    assert shown.returncode == 0
+    lines = shown.stdout.splitlines()
     assert lines[1] == "  (every counts from its anchor 2026-01-01 00:00:30 UTC, set when first applied)"
     utcs = [row[2] for row in parse("\n".join(lines))]
     assert len(utcs) == 3 and utcs[0] > datetime.now(timezone.utc) - timedelta(seconds=1)
     assert all((moment - anchor) % timedelta(minutes=7) == timedelta(0) for moment in utcs)
     # A timing change resets the anchor at the next apply: until then, shown from now.
     (root / "schedules" / "a.yaml").write_text("schedules:\n  tick:\n    task: jobs.run\n    every: 9m\n")
-    assert main(["next", "tick", "-n", "1", "--config", str(root), "--database", database]) == 0
-    assert capsys.readouterr().out.splitlines()[1] == (
+    shown = main(["next", "tick", "-n", "1", "--config", str(root), "--database", database])
+    assert shown.returncode == 0
+    assert shown.stdout.splitlines()[1] == (
         "  (every counts from the next apply, which changes its timing; shown from now)"
     )

@@ -1,14 +1,32 @@
-"""`gitbeat validate`: exit codes, output formats, flags and the import checks, as a user runs it."""
+"""`gitbeat validate`: exit codes, output formats, flags and the import checks, as a user runs it.
+
+In-process through `cli.main` (tests.unit.test_corpus.in_process); the first two tests run the
+real console entry, `python -m gitbeat`, end to end.
+"""
 
 from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import PROJECT, gitbeat
+from tests.unit.test_corpus import Run, in_process
+
+Gitbeat = Callable[..., Run]
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], clean_env: None) -> Gitbeat:
+    """`gitbeat ARGS` through `cli.main`, with `cwd` the current directory."""
+
+    def call(*args: str | Path, cwd: Path) -> Run:
+        return in_process(monkeypatch, capsys, cwd, *map(str, args))
+
+    return call
 
 
 def tree(root: Path, files: dict[str, str]) -> Path:
@@ -58,25 +76,28 @@ def test_text_reports_every_problem_located_on_stderr(tmp_path: Path) -> None:
     ]
 
 
-def test_config_flag_and_environment_name_the_root(tmp_path: Path) -> None:
+def test_config_flag_and_environment_name_the_root(
+    tmp_path: Path, run: Gitbeat, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tree(tmp_path / "project", BROKEN)
-    by_flag = gitbeat("validate", "--no-imports", "--config", "project", cwd=tmp_path)
+    by_flag = run("validate", "--no-imports", "--config", "project", cwd=tmp_path)
     assert by_flag.stderr.startswith("project/schedules/maint.yaml:4:11: error:")
-    by_env = gitbeat("validate", "--no-imports", cwd=tmp_path, env={"GITBEAT_CONFIG": "project"})
-    # conftest drops GITBEAT_CONFIG from the inherited environment, then the test sets it again
+    # clean_env drops GITBEAT_CONFIG from the inherited environment, then the test sets it again
+    monkeypatch.setenv("GITBEAT_CONFIG", "project")
+    by_env = run("validate", "--no-imports", cwd=tmp_path)
     assert by_env.returncode == 1
 
 
-def test_a_root_without_config_directories_is_one_clear_line(tmp_path: Path) -> None:
-    result = gitbeat("validate", "--config", tmp_path / "nowhere")
+def test_a_root_without_config_directories_is_one_clear_line(tmp_path: Path, run: Gitbeat) -> None:
+    result = run("validate", "--config", tmp_path / "nowhere", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert "no tasks/ or schedules/ directory here" in result.stderr
 
 
-def test_json_format_is_stable(tmp_path: Path) -> None:
+def test_json_format_is_stable(tmp_path: Path, run: Gitbeat) -> None:
     tree(tmp_path, BROKEN)
-    result = gitbeat("validate", "--no-imports", "--format", "json", cwd=tmp_path)
+    result = run("validate", "--no-imports", "--format", "json", cwd=tmp_path)
     assert result.returncode == 1
     document = json.loads(result.stdout)
     assert document["version"] == 1
@@ -93,9 +114,9 @@ def test_json_format_is_stable(tmp_path: Path) -> None:
     }
 
 
-def test_github_format_annotates_the_lines(tmp_path: Path) -> None:
+def test_github_format_annotates_the_lines(tmp_path: Path, run: Gitbeat) -> None:
     tree(tmp_path, BROKEN)
-    result = gitbeat("validate", "--no-imports", "--format", "github", cwd=tmp_path)
+    result = run("validate", "--no-imports", "--format", "github", cwd=tmp_path)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0] == (
@@ -118,16 +139,16 @@ WARNING_ONLY = {
 }
 
 
-def test_warnings_fail_only_with_strict(tmp_path: Path) -> None:
+def test_warnings_fail_only_with_strict(tmp_path: Path, run: Gitbeat) -> None:
     tree(tmp_path, WARNING_ONLY)
-    relaxed = gitbeat("validate", cwd=tmp_path)
+    relaxed = run("validate", cwd=tmp_path)
     assert relaxed.returncode == 0, relaxed.stderr
     assert relaxed.stderr.splitlines() == [
         "tasks/t.yaml:5:22: warning: tasks.slow.soft_time_limit: soft_time_limit 30s is not below time_limit 30s: "
         "the task is killed before its soft limit can fire"
     ]
     assert relaxed.stdout == "ok: 0 queues, 1 task, 0 schedules in 1 file (1 warning)\n"
-    strict = gitbeat("validate", "--strict", cwd=tmp_path)
+    strict = run("validate", "--strict", cwd=tmp_path)
     assert strict.returncode == 1
 
 
@@ -177,9 +198,9 @@ IMPORTS = {
 }
 
 
-def test_registered_tasks_and_handlers_import(tmp_path: Path) -> None:
+def test_registered_tasks_and_handlers_import(tmp_path: Path, run: Gitbeat) -> None:
     tree(tmp_path, IMPORTS)
-    result = gitbeat("validate", cwd=tmp_path)
+    result = run("validate", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok: 0 queues, 2 tasks, 2 schedules in 2 files\n"
 
@@ -237,38 +258,40 @@ def test_registered_tasks_and_handlers_import(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_import_problems_are_located(tmp_path: Path, path: str, old: str, new: str, expected: str) -> None:
+def test_import_problems_are_located(
+    tmp_path: Path, run: Gitbeat, path: str, old: str, new: str, expected: str
+) -> None:
     tree(tmp_path, IMPORTS)
     target = tmp_path / path
     target.write_text(target.read_text().replace(old, new))
-    result = gitbeat("validate", cwd=tmp_path)
+    result = run("validate", cwd=tmp_path)
     assert result.returncode == 1
     assert expected in result.stderr.splitlines(), result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_no_imports_skips_the_imports(tmp_path: Path) -> None:
+def test_no_imports_skips_the_imports(tmp_path: Path, run: Gitbeat) -> None:
     tree(tmp_path, IMPORTS)
     (tmp_path / "app" / "handlers.py").write_text("raise RuntimeError('import side effect')\n")
-    assert gitbeat("validate", cwd=tmp_path).returncode == 1
-    skipped = gitbeat("validate", "--no-imports", cwd=tmp_path)
+    assert run("validate", cwd=tmp_path).returncode == 1
+    skipped = run("validate", "--no-imports", cwd=tmp_path)
     assert skipped.returncode == 0, skipped.stderr
 
 
-def test_an_import_that_raises_names_the_place(tmp_path: Path) -> None:
+def test_an_import_that_raises_names_the_place(tmp_path: Path, run: Gitbeat) -> None:
     tree(tmp_path, IMPORTS)
     (tmp_path / "app" / "handlers.py").write_text("x = 1\nraise RuntimeError('no database here')\n")
-    result = gitbeat("validate", cwd=tmp_path)
+    result = run("validate", cwd=tmp_path)
     assert (
         "tasks/t.yaml:6:14: error: tasks.mail.send.handler: cannot import app.handlers: "
         f"RuntimeError: no database here (at {tmp_path / 'app' / 'handlers.py'}:2)"
     ) in result.stderr.splitlines(), result.stderr
 
 
-def test_validate_changes_nothing(tmp_path: Path) -> None:
+def test_validate_changes_nothing(tmp_path: Path, run: Gitbeat) -> None:
     tree(tmp_path, IMPORTS)
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
-    gitbeat("validate", cwd=tmp_path)
+    run("validate", cwd=tmp_path)
     after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert after == before
 
