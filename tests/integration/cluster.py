@@ -108,12 +108,16 @@ class Cluster:
         self.gitbeat("apply")
 
     def gitbeat(self, *args: str) -> str:
-        result = subprocess.run(
+        """Run a gitbeat command that must succeed; its stdout."""
+        result = self.run_gitbeat(*args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    def run_gitbeat(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             [sys.executable, "-m", "gitbeat", *args, "--config", str(self.project)], cwd=self.project,
             env=self.environment(), capture_output=True, text=True, timeout=60,
         )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
 
     def start(self, role: str, *extra: str) -> str:
         """Start `gitbeat beat` or `gitbeat worker` in a process group of its own; returns its name."""
