@@ -108,6 +108,7 @@ def create_app(
     app.backend_cls = backend
     app.conf.gitbeat_root = str(root)
     app.conf.gitbeat_database_url = database_url(settings, root)
+    app.conf.gitbeat_metrics_port = settings.metrics_port
     return app
 
 

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import beat
 
@@ -37,6 +37,9 @@ from .store import Store
 from .store.beat import BeatStore, ScheduleRow
 from .store.leadership import leadership_for
 from .store.operate import Operations, Override
+
+if TYPE_CHECKING:
+    from .metrics import BeatMetrics
 from .store.runs import SWEEP_AFTER, RunLedger
 from .timing import to_fire
 
@@ -78,6 +81,7 @@ class Scheduler(beat.Scheduler):
         self.ledger = RunLedger(self.store)
         self.operations = Operations(self.store)
         self.paused: dict[str, Override] = {}
+        self.metrics: BeatMetrics | None = None
         self._audit_seen = 0
         self.leadership = leadership_for(self.store)
         self.internal: dict[str, ScheduleSpec] = {}
@@ -101,11 +105,26 @@ class Scheduler(beat.Scheduler):
 
     def setup_schedule(self) -> None:
         self.store.ensure_schema()
+        self._serve_metrics(getattr(self.app.conf, "gitbeat_metrics_port", None))
         try:
             self._check_leadership(time.monotonic())  # a new leader loads the schedule
         except StoreError as error:
             self._database_failed(error)
         gc.freeze()  # the loaded schedule lives as long as beat: keep it out of full collections
+
+    def _serve_metrics(self, port: int | None) -> None:
+        """Prometheus metrics on `port` (all interfaces, as exporters do): the store's and this beat's own."""
+        if not port:
+            return
+        from prometheus_client import start_http_server
+
+        from .metrics import BeatMetrics, DeadLetterCollector, registry_for
+
+        registry = registry_for(self.store)
+        self.metrics = BeatMetrics(registry)
+        registry.register(DeadLetterCollector(self.app, lambda: sorted(self.state.config.dead_letter_queues())))
+        start_http_server(port, registry=registry)
+        logger.info("beat: metrics on port %d", port)
 
     @property
     def schedule(self) -> dict[str, Entry]:
@@ -278,10 +297,14 @@ class Scheduler(beat.Scheduler):
         elif not self.state.leader and not self._announced:
             logger.info("beat: %s stands by; another beat leads", self.beatstore.process_id)
         self._announced = True
+        if self.metrics is not None:
+            self.metrics.leader.labels(self.beatstore.process_id).set(1 if self.state.leader else 0)
 
     def _database_failed(self, error: BaseException) -> None:
         delay = RETRY_DELAYS[min(self.state.database_failures, len(RETRY_DELAYS) - 1)]
         self.state.database_failures += 1
+        if self.metrics is not None:
+            self.metrics.database_failures.inc()
         self._retry_at = time.monotonic() + delay
         self._next_poll = self._retry_at
         logger.error("beat: database unavailable (%s); retrying in %gs", str(error).strip().splitlines()[0], delay)
@@ -344,6 +367,9 @@ class Scheduler(beat.Scheduler):
             logger.info("beat: broker reachable again")
             self.state.broker_failures = 0
         _log_sent(runs, again)
+        if self.metrics is not None:
+            for run in runs:
+                self.metrics.fires.labels(run.schedule, self.state.config.schedule_queue(run.spec)).inc()
         try:
             self.ledger.mark_sent([run.task_id for run in runs], datetime.now(UTC))
         except StoreError as error:  # they are in the broker: a copy sent again is dropped by the worker
@@ -366,6 +392,8 @@ class Scheduler(beat.Scheduler):
     def _send_failed(self, error: BaseException, count: int) -> None:
         delay = RETRY_DELAYS[min(self.state.broker_failures, len(RETRY_DELAYS) - 1)]
         self.state.broker_failures += 1
+        if self.metrics is not None:
+            self.metrics.broker_failures.inc()
         self._retry_at = time.monotonic() + delay
         self._next_outbox = self._retry_at
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -78,12 +78,13 @@ class Cluster:
     broker: str  # amqp://…
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     counter: int = 0
+    extra: dict[str, str] = field(default_factory=dict)  # more environment for the processes
 
     def environment(self) -> dict[str, str]:
         return {
             **os.environ, "PYTHONDONTWRITEBYTECODE": "1", "GITBEAT_DATABASE_URL": self.database,
             "CELERY_BROKER_URL": self.broker, "CELERY_RESULT_BACKEND": "db+" + self.database,
-            "EXECUTIONS_URL": self.database, "MIDTASK_DIR": str(self.project / "midtask"),
+            "EXECUTIONS_URL": self.database, "MIDTASK_DIR": str(self.project / "midtask"), **self.extra,
         }
 
     def gitbeat_url(self) -> str:

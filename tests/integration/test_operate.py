@@ -178,3 +178,52 @@ def test_health_words(cluster: Cluster) -> None:
     wait_for(lambda: health()["watched"] == "stale", cluster)  # alert_after 1s, and it never succeeds
     words = health()
     assert words["tick"] == "ok" and words["yearly"] == "ok"  # `late` needs a minute: tests/unit/test_health.py
+
+
+def scrape(port: int) -> dict[str, float]:
+    """The samples of a /metrics page: `name{labels}` -> value."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            samples[key] = float(value)
+    return samples
+
+
+def test_a_running_beat_serves_metrics_that_follow_the_runs(cluster: Cluster) -> None:
+    from tests.unit.test_error_path import free_port
+
+    port = free_port()
+    cluster.extra["GITBEAT_METRICS_PORT"] = str(port)
+    cluster.start("beat")
+    cluster.start("worker")
+    wait_for(lambda: _up(port) and any(k.startswith("gitbeat_beat_leader{") for k in scrape(port)), cluster)
+    first = scrape(port)
+    assert [value for key, value in first.items() if key.startswith("gitbeat_beat_leader{")] == [1.0]
+
+    def succeeded(samples: dict[str, float]) -> float:
+        return samples.get('gitbeat_schedule_runs_total{name="tick",state="succeeded"}', 0.0)
+
+    wait_for(lambda: succeeded(scrape(port)) >= 2, cluster)
+    before = succeeded(scrape(port))
+    time.sleep(2.5)
+    later = scrape(port)
+    assert succeeded(later) >= before + 2
+    assert later['gitbeat_schedule_health{health="ok",name="tick"}'] == 1.0
+    wait_for(lambda: scrape(port).get('gitbeat_schedule_health{health="failing",name="broken"}') == 1.0, cluster)
+    assert later['gitbeat_schedule_lag_seconds_count{name="tick"}'] >= 2
+    assert later['gitbeat_schedule_last_success_timestamp_seconds{name="tick"}'] > time.time() - 10
+    assert any(key.startswith('gitbeat_beat_fires_total{name="tick",queue="work"}') for key in later)
+    assert any(key.startswith("gitbeat_revision_info{") for key in later)
+
+
+def _up(port: int) -> bool:
+    try:
+        scrape(port)
+    except OSError:
+        return False
+    return True
