@@ -12,6 +12,7 @@ from celery import Celery
 from kombu import Exchange, Message, Queue
 
 from .applied import AppliedConfig
+from .errors import GitbeatError
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,32 @@ class DeadLetter:
 
 
 def resolve_queue(name: str, config: AppliedConfig) -> str:
-    """QUEUE may name a queue with dead_letter (its DLQ is meant) or a dead-letter queue itself."""
-    return config.dead_letter_of(name) or name
+    """QUEUE may name a queue with dead_letter (its DLQ is meant) or a dead-letter queue itself; nothing else."""
+    target = config.dead_letter_of(name) or name
+    known = config.dead_letter_queues()
+    if target not in known:
+        listed = ", ".join(sorted(known)) or "none: no queue sets dead_letter"
+        raise GitbeatError(
+            f"{name[:60]!r} is not a dead-letter queue; gitbeat dlq acts only on those of queues with "
+            f"dead_letter ({listed})"
+        )
+    return target
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which dead letters an action takes: by task id, by task name, at most `limit` (None: all)."""
+
+    ids: frozenset[str] = frozenset()
+    task: str | None = None
+    limit: int | None = None
+
+    @property
+    def everything(self) -> bool:
+        return not self.ids and self.task is None and self.limit is None
+
+    def matches(self, letter: DeadLetter) -> bool:
+        return (not self.ids or letter.id in self.ids) and (self.task is None or letter.task == self.task)
 
 
 @contextmanager
@@ -58,7 +83,18 @@ def _messages(app: Celery, queue: str) -> Iterator[list[Message]]:
 
 def _letter(app: Celery, message: Message) -> DeadLetter:
     headers = message.headers or {}
-    body = message.decode()
+    try:
+        body = message.decode()
+    except Exception:  # noqa: BLE001 - a message that is no Celery task: listed as such
+        body = None
+    if not isinstance(body, (list, tuple, dict)) or ("gitbeat_exception" not in headers and "task" not in headers):
+        return DeadLetter(
+            id=headers.get("id"), task=None, args=[], kwargs={}, queue=None,
+            exception=f"not a Celery task message ({message.content_type or 'no content type'})",
+            traceback=None, retries=0, failed_at=None,
+        )
+    if "gitbeat_exception" in headers and not isinstance(body, dict):
+        body = {}
     if "gitbeat_exception" in headers:  # published by GitbeatTask (Redis, the embedded broker)
         return DeadLetter(
             id=body["id"], task=body["task"], args=body.get("args", []), kwargs=body.get("kwargs", {}),
@@ -94,8 +130,8 @@ def list_letters(app: Celery, queue: str) -> list[DeadLetter]:
         return [_letter(app, message) for message in messages]
 
 
-def replay(app: Celery, queue: str) -> int:
-    """Send each dead letter back to its queue as a fresh task (same id, retries from zero).
+def replay(app: Celery, queue: str, selection: Selection = Selection()) -> int:
+    """Send the selected dead letters back to their queue as fresh tasks (same id, retries from zero).
 
     A message without a task name cannot be sent as a task: it stays in the dead-letter queue.
     """
@@ -103,18 +139,31 @@ def replay(app: Celery, queue: str) -> int:
     with _messages(app, queue) as messages:
         for message in messages:
             letter = _letter(app, message)
-            if letter.task is None:
+            if letter.task is None or not selection.matches(letter):
                 continue  # not acked: it goes back to the queue
+            if selection.limit is not None and sent >= selection.limit:
+                break
             app.send_task(letter.task, args=letter.args, kwargs=letter.kwargs, task_id=letter.id, queue=letter.queue)
             message.ack()
             sent += 1
     return sent
 
 
-def purge(app: Celery, queue: str) -> int:
-    with app.connection_for_write() as connection:
-        channel = connection.channel()
-        try:
-            return channel.queue_purge(queue) or 0
-        finally:
-            channel.close()
+def purge(app: Celery, queue: str, selection: Selection = Selection()) -> int:
+    """Drop the selected dead letters (all of them: the queue is purged)."""
+    if selection.everything:
+        with app.connection_for_write() as connection:
+            channel = connection.channel()
+            try:
+                return channel.queue_purge(queue) or 0
+            finally:
+                channel.close()
+    dropped = 0
+    with _messages(app, queue) as messages:
+        for message in messages:
+            if selection.limit is not None and dropped >= selection.limit:
+                break
+            if selection.matches(_letter(app, message)):
+                message.ack()
+                dropped += 1
+    return dropped

@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     _database_source: str = PrivateAttr("GITBEAT_DATABASE_URL")
 
 
+def flower_basic_auth(settings: Settings) -> str | None:
+    """FLOWER_BASIC_AUTH, checked: user:password (several comma-separated), neither part empty."""
+    if settings.flower_basic_auth is None:
+        return None
+    for pair in settings.flower_basic_auth.split(","):
+        user, _, password = pair.partition(":")
+        if not user.strip() or not password:
+            raise SettingsError("FLOWER_BASIC_AUTH: expected user:password with neither part empty")
+    return settings.flower_basic_auth
+
+
 def load_settings(root: Path, database: str | None = None) -> Settings:
     """Settings for the config root `root`; `--database` wins over the environment."""
     try:

@@ -112,6 +112,10 @@ CASES: dict[str, tuple[dict[str, str], list[str], str]] = {
         {"CELERY_RESULT_BACKEND": f"db+postgresql://u:{SECRET}@h:notaport/x"}, ["beat"],
         "CELERY_RESULT_BACKEND: cannot read 'postgresql://u:***@h:notaport/x': the port is not a number",
     ),
+    "flower-auth-without-password": (
+        {"FLOWER_BASIC_AUTH": "admin:"}, ["flower"],
+        "FLOWER_BASIC_AUTH: expected user:password with neither part empty",
+    ),
     "beat-unknown-celery-option": ({}, ["beat", "--", "--bogus"], "celery beat: No such option '--bogus'."),
     "worker-celery-option-before-dashes": (
         {}, ["worker", "--concurrency", "1"],
