@@ -66,10 +66,11 @@ def declared_queues(config: AppliedConfig) -> list[Queue]:
     return list(declared.values())
 
 
-def _transport_options(settings: Settings) -> dict[str, Any]:
-    if settings.broker == "embedded" and not settings.broker_url_override:
+def _transport_options(broker: str) -> dict[str, Any]:
+    scheme = broker.split("://", 1)[0]
+    if scheme.startswith("gitbeat-sqlite"):
         return {"connect_args": {"timeout": 30}}  # several processes share the SQLite file
-    if settings.broker == "rabbitmq" or (settings.broker_url_override or "").startswith(("amqp", "pyamqp")):
+    if scheme in ("amqp", "amqps", "pyamqp"):
         return {"confirm_publish": True}  # a publish returns once RabbitMQ has the message
     return {}
 
@@ -85,9 +86,10 @@ def create_app(
     settings = settings or load_settings(root)
     config = config or AppliedConfig()
     backend = result_backend_url(settings, root)
+    broker = broker_url(settings, root)
     app = Celery(name, set_as_current=True)
     app.conf.update(
-        broker_url=broker_url(settings, root),
+        broker_url=broker,
         result_backend=backend,
         task_track_started=True,
         timezone=config.project.timezone,
@@ -99,7 +101,7 @@ def create_app(
         task_routes=config.routes(),
         task_create_missing_queues=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options=_transport_options(settings),
+        broker_transport_options=_transport_options(broker),
         result_extended=True,
         result_expires=timedelta(seconds=settings.result_expires) if settings.result_expires else None,
         beat_scheduler="gitbeat.scheduler:Scheduler",

@@ -138,8 +138,13 @@ def prepare_path(root: Path) -> None:
         sys.path.remove(resolved)
     sys.path.insert(0, resolved)
     local = set(local_packages(root.resolve())) - sys.stdlib_module_names
+    # A module being imported right now (an app module of the config root that imports
+    # gitbeat.celery) and its packages stay: forgetting them would break that import.
+    busy = {name for name, module in list(sys.modules.items())
+            if getattr(getattr(module, "__spec__", None), "_initializing", False)}
+    keep = {".".join(name.split(".")[: i + 1]) for name in busy for i in range(name.count(".") + 1)}
     for name in list(sys.modules):
-        if name.split(".")[0] in local:
+        if name.split(".")[0] in local and name not in keep:
             del sys.modules[name]
     importlib.invalidate_caches()
 

@@ -16,21 +16,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..app import declare_queues, register_tasks
-    from ..live import follow_revisions
-    from ..runrecord import record_outcomes
+    from ..app import declare_queues
     from ..runtime import configured_app
     from ..settings import database_url
+    from ..workers import prepare_worker
 
     root = Path(args.config)
     revision, config, app, settings = configured_app(root, args.database)
-    register_tasks(app, config, root)
-    record_outcomes()
-    declare_queues(app)
-    follow_revisions(app, root, database_url(settings, root), revision, config, bool(args.queues))
-    queues = args.queues or ",".join(config.consumed_queues())
+    prepare_worker(app, root, database_url(settings, root), revision, config)
+    declare_queues(app)  # here, before Celery starts: a broker that is away is one line
     applied = revision if revision is not None else "(files, none applied)"
-    print(f"gitbeat: worker for revision {applied}, queues {queues}", flush=True)
+    print(f"gitbeat: worker for revision {applied}, queues {args.queues or ','.join(config.consumed_queues())}",
+          flush=True)
     quiet = ["--quiet"] if args.quiet else []
-    app.worker_main([*quiet, "worker", "--loglevel", args.loglevel, "--queues", queues, *celery_arguments(args)])
+    chosen = ["--queues", args.queues] if args.queues else []  # else every declared queue but dead-letter ones
+    app.worker_main([*quiet, "worker", "--loglevel", args.loglevel, *chosen, *celery_arguments(args)])
     return OK
