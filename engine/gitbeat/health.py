@@ -32,16 +32,35 @@ class Health:
     last_due: datetime | None  # the newest due time past its grace
 
 
-def judge(
-    spec: ScheduleSpec, anchor: datetime | None, applied_at: datetime, stats: RunStats | None,
-    override: Override | None, now: datetime,
-) -> Health:
-    """The health of one schedule now."""
+@dataclass(frozen=True)
+class Dues:
+    """A schedule's next due time, its newest due time past the grace, and until when both hold."""
+
+    next_due: datetime | None
+    last_due: datetime | None
+    valid_until: datetime | None  # None: for ever (no due time left)
+
+
+def dues(spec: ScheduleSpec, anchor: datetime | None, applied_at: datetime, now: datetime) -> Dues:
+    """The due times health is judged on; they hold until the next due time or the next one past its grace."""
     timezone = spec.timezone or "UTC"
-    next_due = next_fire(spec, timezone, now, anchor) if spec.enabled and override is None else None
+    next_due = next_fire(spec, timezone, now, anchor)
     grace = LATE_GRACE + timedelta(seconds=spec.jitter or 0)
     recent = due_times(spec, max(applied_at, now - LOOKBACK), now - grace, anchor, 1)
     last_due = recent[-1] if recent else None
+    following = next_fire(spec, timezone, last_due, anchor) if last_due else None
+    limits = [moment for moment in (next_due, following + grace if following else None) if moment is not None]
+    return Dues(next_due, last_due, min(limits) if limits else None)
+
+
+def judge(
+    spec: ScheduleSpec, anchor: datetime | None, applied_at: datetime, stats: RunStats | None,
+    override: Override | None, now: datetime, *, known: Dues | None = None,
+) -> Health:
+    """The health of one schedule now (`known`: its due times, if still valid)."""
+    times = known or dues(spec, anchor, applied_at, now)
+    next_due = times.next_due if spec.enabled and override is None else None
+    last_due = times.last_due
     if override is not None:
         return Health("paused", override.describe(), None, last_due)
     if not spec.enabled:

@@ -18,7 +18,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .health import HEALTH
 from .store import Store
 from .store.runs import FINAL, RunLedger
 
@@ -29,8 +28,11 @@ class StoreCollector(Collector):
     """Schedules' health, last success and last run, runs by outcome and lag, the revision: read from the store."""
 
     def __init__(self, store: Store) -> None:
+        from .overview import Overview
+
         self.store = store
         self.ledger = RunLedger(store)
+        self.overview = Overview(store)
         self._lock = threading.Lock()
         self._watermark = datetime.now(UTC)
         self._runs: dict[tuple[str, str], int] = defaultdict(int)
@@ -38,12 +40,10 @@ class StoreCollector(Collector):
         self._lag_counts: dict[str, int] = defaultdict(int)
 
     def collect(self) -> Iterator[Metric]:
-        from .overview import schedules
-
         now = datetime.now(UTC)
         with self._lock:
             self._count_finished()
-            views = schedules(self.store, now)
+            views = self.overview.schedules(now)
             yield from self._schedule_metrics(views)
             yield from self._run_metrics()
         yield from self._revision()
@@ -66,21 +66,19 @@ class StoreCollector(Collector):
     def _schedule_metrics(self, views: list[Any]) -> Iterator[Metric]:
         success = GaugeMetricFamily("gitbeat_schedule_last_success_timestamp_seconds",
                                     "When the schedule last succeeded (Unix time)", labels=["name"])
-        state = GaugeMetricFamily("gitbeat_schedule_last_run_state",
-                                  "The state of the schedule's newest run: 1 for it, 0 for the others",
+        # One series for the current value (not one per possible value): 10,000 schedules stay a small page.
+        state = GaugeMetricFamily("gitbeat_schedule_last_run_state", "1, labelled with the state of the newest run",
                                   labels=["name", "state"])
-        health = GaugeMetricFamily("gitbeat_schedule_health",
-                                   "The schedule's health: 1 for it, 0 for the others", labels=["name", "health"])
+        health = GaugeMetricFamily("gitbeat_schedule_health", "1, labelled with the schedule's health",
+                                   labels=["name", "health"])
         following = GaugeMetricFamily("gitbeat_schedule_next_due_timestamp_seconds",
                                       "When the schedule is due next (Unix time)", labels=["name"])
         for view in views:
             if view.stats and view.stats.last_success_at:
                 success.add_metric([view.name], view.stats.last_success_at.timestamp())
             if view.stats:
-                for known in ("queued", "started", "retrying", *FINAL):
-                    state.add_metric([view.name, known], 1.0 if view.stats.last.state == known else 0.0)
-            for word in HEALTH:
-                health.add_metric([view.name, word], 1.0 if view.health.word == word else 0.0)
+                state.add_metric([view.name, view.stats.last.state], 1.0)
+            health.add_metric([view.name, view.health.word], 1.0)
             if view.health.next_due:
                 following.add_metric([view.name], view.health.next_due.timestamp())
         yield from (success, state, health, following)

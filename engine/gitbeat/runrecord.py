@@ -33,7 +33,12 @@ def ledger_for(url: str) -> RunLedger:
     key = (os.getpid(), url)
     with _lock:
         if key not in _ledgers:
-            _ledgers[key] = RunLedger(Store(url, application_name="gitbeat worker"))
+            # The gate (start) on a durable store; outcomes on one whose commits do not wait for
+            # the disk: a crash of the database may lose an outcome, never let a run in twice.
+            # No liveness query before each statement: a dead connection is retried once instead.
+            gate = Store(url, application_name="gitbeat worker", pre_ping=False, autocommit=True)
+            outcomes = Store(url, application_name="gitbeat worker", pre_ping=False, durable=False, autocommit=True)
+            _ledgers[key] = RunLedger(gate, outcomes if gate.dialect == "postgresql" else gate)
         return _ledgers[key]
 
 

@@ -64,8 +64,12 @@ class Database:
     """One database: its engine, its transactions, the apply lock and the schema version."""
 
     def __init__(
-        self, url: str, *, lock_timeout: float = 30.0, readonly: bool = False, application_name: str = "gitbeat"
+        self, url: str, *, lock_timeout: float = 30.0, readonly: bool = False, application_name: str = "gitbeat",
+        pre_ping: bool = True, durable: bool = True, autocommit: bool = False,
     ) -> None:
+        """`pre_ping` False: no liveness query before each use (`statement` retries a dead connection once
+        instead); `durable` False: commits do not wait for the disk (PostgreSQL's synchronous_commit off);
+        `autocommit`: every statement commits by itself, no BEGIN/COMMIT (for one-statement writers)."""
         self.lock_timeout = lock_timeout
         self.readonly = readonly
         connect_args: dict[str, Any] = {}
@@ -74,13 +78,16 @@ class Database:
         elif url.startswith("postgresql"):
             connect_args["connect_timeout"] = 5
             connect_args["application_name"] = application_name  # who is who in pg_stat_activity
-            if readonly:
-                connect_args["options"] = "-c default_transaction_read_only=on"
+            options = [*(["-c default_transaction_read_only=on"] if readonly else []),
+                       *(["-c synchronous_commit=off"] if not durable else [])]
+            if options:
+                connect_args["options"] = " ".join(options)
         # What the URL says wins over gitbeat's defaults (SQLAlchemy lets connect_args win).
         given = sa.engine.make_url(url).query
         self.connect_args = {key: value for key, value in connect_args.items() if key not in given}
         connect_args = self.connect_args
-        self.engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        isolation: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+        self.engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=pre_ping, **isolation)
         self._file = _sqlite_file(self.engine)
         if self._file is not None and not readonly:
             self._file.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +111,23 @@ class Database:
 
     def describe(self) -> str:
         return _safe_url(self.engine)
+
+    def statement(self, sql: Any, parameters: dict[str, Any]) -> int:
+        """Run one statement on its own (autocommit: no BEGIN, no COMMIT round trip); its row count.
+
+        For idempotent statements only: a connection found dead is replaced and the
+        statement run once more.
+        """
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as connection:
+                    connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                    return int(connection.execute(sql, parameters).rowcount)
+            except DBAPIError as error:
+                if attempt == 1 and error.connection_invalidated:
+                    continue
+                raise StoreError(self._explain(error)) from None
+        raise AssertionError("unreachable")
 
     @contextmanager
     def connect(self, *, write: bool = False) -> Iterator[Connection]:

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .apply import Store
-from .tables import runs
+from .tables import Moment, runs
 
 FINAL = ("succeeded", "failed", "dead-lettered", "revoked", "skipped")
 STATES = ("queued", "started", "retrying", *FINAL)
@@ -91,25 +91,47 @@ WHERE task_id = :task_id AND (
     OR (state = 'started' AND attempt = :attempt)
 )
 """
+_FINISH_SQL = """
+UPDATE gitbeat_runs
+SET state = :state, finished_at = :now, runtime = {runtime},
+    error_type = COALESCE(:error_type, error_type), error = COALESCE(:error, error)
+WHERE task_id = :task_id AND state IN ('started', 'retrying', 'queued')
+"""
+# The seconds from started_at to :now, in each dialect. A success after retries keeps the last failure (COALESCE).
+_RUNTIME = {"postgresql": "EXTRACT(EPOCH FROM (:now - started_at))",
+            "sqlite": "(julianday(:now) - julianday(started_at)) * 86400.0"}
+
+
+def _statement(sql: str) -> Any:
+    """Fixed SQL text, built once, with :now bound as a UTC instant on every backend."""
+    return sa.text(sql).bindparams(sa.bindparam("now", type_=Moment))
+
+
+_START = _statement(_START_SQL)
+_FINISH = {dialect: _statement(_FINISH_SQL.format(runtime=runtime)) for dialect, runtime in _RUNTIME.items()}
 
 
 class RunLedger:
-    """Reads and writes of the run ledger; every method is one short transaction."""
+    """Reads and writes of the run ledger; every method is one short transaction or one statement.
 
-    def __init__(self, store: Store) -> None:
+    `outcomes` is where a worker writes how runs ended: a store whose commits need not
+    wait for the disk (the gate, `start`, always does).
+    """
+
+    def __init__(self, store: Store, outcomes: Store | None = None) -> None:
         self.store = store
+        self.outcomes = outcomes or store
 
     # --- the worker ---------------------------------------------------------------
 
     def start(self, task_id: str, attempt: str, retries: int, worker: str, now: datetime) -> str | None:
         """Move the run to `started` for this copy of its message; None to run it, else why it is a duplicate."""
+        moved = self.store.statement(
+            _START, {"task_id": task_id, "attempt": attempt, "retries": retries, "worker": worker[:300], "now": now}
+        )
+        if moved:
+            return None
         with self.store.connect() as connection:
-            moved = connection.execute(
-                sa.text(_START_SQL),
-                {"task_id": task_id, "attempt": attempt, "retries": retries, "worker": worker, "now": now},
-            ).rowcount
-            if moved:
-                return None
             row = connection.execute(
                 sa.select(runs.c.state, runs.c.worker, runs.c.retries).where(runs.c.task_id == task_id)
             ).first()
@@ -122,7 +144,7 @@ class RunLedger:
         return f"it is {row.state}"
 
     def retrying(self, task_id: str, retries: int, error_type: str, error: str) -> None:
-        """The attempt failed and the retry `retries` is about to be sent (written before it is sent)."""
+        """The attempt failed and the retry `retries` is about to be sent (written, durably, before it is sent)."""
         with self.store.connect() as connection:
             connection.execute(
                 sa.update(runs)
@@ -134,19 +156,10 @@ class RunLedger:
         self, task_id: str, state: str, now: datetime, *, error_type: str | None = None, error: str | None = None
     ) -> None:
         """The run ended (succeeded, failed, dead-lettered, revoked); only a started or waiting run changes."""
-        with self.store.connect() as connection:
-            connection.execute(
-                sa.update(runs)
-                .where(runs.c.task_id == task_id, runs.c.state.in_(("started", "retrying", "queued")))
-                .values(
-                    state=state,
-                    finished_at=now,
-                    runtime=_seconds_between(self.store.dialect, runs.c.started_at, now),
-                    # a success after retries keeps the last failure beside it
-                    **({"error_type": error_type[:200]} if error_type else {}),
-                    **({"error": error[:500]} if error else {}),
-                )
-            )
+        self.outcomes.statement(_FINISH[self.store.dialect], {
+            "task_id": task_id, "state": state, "now": now,
+            "error_type": error_type[:200] if error_type else None, "error": error[:500] if error else None,
+        })
 
     # --- beat ---------------------------------------------------------------------
 
@@ -284,13 +297,6 @@ class RunLedger:
         with self.store.connect() as connection:
             row = connection.execute(sa.select(*_COLUMNS).where(runs.c.task_id == task_id)).first()
         return Run(*row) if row else None
-
-
-def _seconds_between(dialect: str, start: Any, end: datetime) -> Any:
-    """SQL for the seconds from column `start` to the instant `end`."""
-    if dialect == "postgresql":
-        return sa.func.extract("epoch", sa.literal(end, runs.c.started_at.type) - start)
-    return (sa.func.julianday(sa.literal(end, runs.c.started_at.type)) - sa.func.julianday(start)) * 86400.0
 
 
 SWEEP_AFTER = timedelta(seconds=5)  # a claimed run not marked sent for this long is sent again
