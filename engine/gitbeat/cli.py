@@ -38,6 +38,7 @@ COMMANDS = {
     "dlq": "list, replay or purge a dead-letter queue",
     "flower": "run Flower (port 8555) to watch the workers",
     "dev": "run everything on the embedded default and reload on every edit",
+    "serve": "serve the HTTP API and the dashboard",
 }
 # Commands that hand the arguments after `--` to Celery or Flower.
 PASSES_THROUGH = ("beat", "worker", "flower")

@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -21,18 +21,21 @@ from prometheus_client.registry import Collector
 from .store import Store
 from .store.runs import FINAL, RunLedger
 
+if TYPE_CHECKING:
+    from .overview import Overview
+
 LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
 class StoreCollector(Collector):
     """Schedules' health, last success and last run, runs by outcome and lag, the revision: read from the store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, overview: Overview | None = None) -> None:
         from .overview import Overview
 
         self.store = store
         self.ledger = RunLedger(store)
-        self.overview = Overview(store)
+        self.overview = overview or Overview(store)
         self._lock = threading.Lock()
         self._watermark = datetime.now(UTC)
         self._runs: dict[tuple[str, str], int] = defaultdict(int)

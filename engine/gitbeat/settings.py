@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     result_backend: str = Field(f"db+sqlite:///{STATE_DIR}/results.db", alias="CELERY_RESULT_BACKEND")
     flower_basic_auth: str | None = Field(None, alias="FLOWER_BASIC_AUTH")
     metrics_port: int | None = Field(None, alias="GITBEAT_METRICS_PORT", ge=1, le=65535)
+    # `gitbeat serve`: name:token:scope entries (scope read or operate), comma-separated, or a file of them a line each
+    api_tokens: str | None = Field(None, alias="GITBEAT_API_TOKENS", repr=False)
+    api_tokens_file: Path | None = Field(None, alias="GITBEAT_API_TOKENS_FILE")
     # Results older than this are deleted (by celery.backend_cleanup on a database backend); 0 keeps them.
     result_expires: Annotated[float, BeforeValidator(parse_duration)] = Field(86400, alias="CELERY_RESULT_EXPIRES")
     # Where database_url came from, for messages: the option or the variable.

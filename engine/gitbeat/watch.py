@@ -32,11 +32,11 @@ def say(message: str) -> None:
 class Dev:
     """One process tree: this supervisor, a worker, a beat and (if asked) Flower."""
 
-    def __init__(self, root: Path, store: Store, database: str | None, flower: bool) -> None:
+    def __init__(self, root: Path, store: Store, database: str | None, flower: bool, serve: bool = False) -> None:
         self.root = root
         self.store = store
         self.database = database
-        self.roles = ["worker", "beat", *(["flower"] if flower else [])]
+        self.roles = ["worker", "beat", *(["flower"] if flower else []), *(["serve"] if serve else [])]
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.revision: int | None = None
 
@@ -102,6 +102,8 @@ class Dev:
         for role in self.roles:
             self.spawn(role)
         say(f"running {', '.join(self.roles)}; watching {self.root} (Ctrl-C stops)")
+        if "serve" in self.roles:
+            say("the dashboard: http://127.0.0.1:8000/")
         try:
             for changes in watch(
                 self.root, watch_filter=_relevant, debounce=50, step=25, rust_timeout=1000,
@@ -133,10 +135,10 @@ def _relevant(change: object, path: str) -> bool:
     return path.endswith(WATCHED_SUFFIXES)
 
 
-def run_dev(root: Path, store: Store, database: str | None, flower: bool) -> int:
+def run_dev(root: Path, store: Store, database: str | None, flower: bool, serve: bool = False) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        return Dev(root, store, database, flower).run()
+        return Dev(root, store, database, flower, serve).run()
     except GitbeatError as error:
         say(str(error))
         return 1

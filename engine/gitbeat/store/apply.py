@@ -111,6 +111,13 @@ class Store(Database):
         with self.connect() as connection:
             return connection.execute(sa.select(sa.func.max(revisions.c.id))).scalar()
 
+    def revision(self, revision_id: int) -> Revision | None:
+        if not self.ensure_schema():
+            return None
+        with self.connect() as connection:
+            row = connection.execute(sa.select(revisions).where(revisions.c.id == revision_id)).mappings().first()
+        return _revision(row) if row else None
+
     def history(self, limit: int) -> list[Revision]:
         if not self.ensure_schema():
             return []
@@ -118,19 +125,7 @@ class Store(Database):
             rows = connection.execute(
                 sa.select(revisions).order_by(revisions.c.id.desc()).limit(limit)
             ).mappings()
-            return [
-                Revision(
-                    id=row["id"],
-                    applied_at=row["applied_at"],
-                    git_commit=row["git_commit"],
-                    git_dirty=row["git_dirty"],
-                    author=row["author"],
-                    message=row["message"],
-                    config_digest=row["config_digest"],
-                    summary=json.loads(row["summary"]),
-                )
-                for row in rows
-            ]
+            return [_revision(row) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """Schedules by kind, and how many managed rows drifted."""
@@ -268,6 +263,14 @@ class Store(Database):
                      "detail": json.dumps({"revision": revision_id, "source": "apply"})}
                     for name in ended
                 ])
+
+
+def _revision(row: Any) -> Revision:
+    return Revision(
+        id=row["id"], applied_at=row["applied_at"], git_commit=row["git_commit"], git_dirty=row["git_dirty"],
+        author=row["author"], message=row["message"], config_digest=row["config_digest"],
+        summary=json.loads(row["summary"]),
+    )
 
 
 def _copy_rows(connection: Connection, table: sa.Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:

@@ -113,6 +113,13 @@ class BeatStore:
                 )
             }
 
+    def origins(self) -> dict[str, str]:
+        """Where each schedule was declared (file:line), as apply recorded it."""
+        with self.store.connect() as connection:
+            return {name: origin or "" for name, origin in connection.execute(
+                sa.select(schedules.c.name, schedules.c.origin)
+            )}
+
     def rows(self, names: list[str] | None = None) -> list[ScheduleRow]:
         """Full rows: all of them, or those named (in chunks the database accepts)."""
         query = sa.select(*_ROW_COLUMNS)

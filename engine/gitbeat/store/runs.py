@@ -279,11 +279,14 @@ class RunLedger:
             ).first()
         return Run(*row) if row else None
 
-    def list(self, schedule: str | None = None, *, limit: int = 20, state: str | None = None) -> list[Run]:
+    def list(self, schedule: str | None = None, *, limit: int = 20, state: str | None = None,
+             offset: int = 0) -> list[Run]:
         """Runs, newest due time first."""
         if not self.store.ensure_schema():
             return []
-        query = sa.select(*_COLUMNS).order_by(runs.c.due_at.desc(), runs.c.claimed_at.desc()).limit(limit)
+        query = (
+            sa.select(*_COLUMNS).order_by(runs.c.due_at.desc(), runs.c.claimed_at.desc()).limit(limit).offset(offset)
+        )
         if schedule is not None:
             query = query.where(runs.c.schedule == schedule)
         if state is not None:

@@ -1,0 +1,115 @@
+"""The FastAPI application: the JSON API, the dashboard, /healthz, /readyz and /metrics.
+
+A 500 shows the client one line, never a traceback (the traceback goes to the server's
+log). `install` adds gitbeat to an existing FastAPI application, as the guide's project
+mounts its task router.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from .. import __version__
+from ..errors import GitbeatError, UnknownScheduleError
+from ..settings import Settings, load_settings
+from .auth import Auth, Principal, parse_tokens
+from .routes import router
+from .security import principal
+from .service import Service
+
+logger = logging.getLogger("gitbeat.api")
+
+
+def install(app: FastAPI, service: Service, auth: Auth, *, dashboard: bool = True) -> None:
+    """Serve gitbeat's API (and its dashboard) from `app`; the caller starts and stops `service`."""
+    app.state.gitbeat_service = service
+    app.state.gitbeat_auth = auth
+    app.include_router(router)
+    if dashboard:
+        from .dashboard import pages
+
+        app.include_router(pages)
+    app.add_exception_handler(GitbeatError, _user_error)
+
+
+async def _user_error(request: Request, error: Exception) -> Response:
+    """A mistake of the request (an unknown schedule, a range too long): one line, 404 or 422."""
+    status = 404 if isinstance(error, UnknownScheduleError) else 422
+    return JSONResponse({"detail": str(error)}, status_code=status)
+
+
+def create_app(root: Path | None = None, settings: Settings | None = None) -> FastAPI:
+    """A server of its own: the API, the dashboard, health, readiness and metrics."""
+    root = Path(root or ".")
+    settings = settings or load_settings(root)
+    auth = Auth(parse_tokens(settings.api_tokens, settings.api_tokens_file))
+    service = Service(root, settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        yield
+        service.stop()
+
+    app = FastAPI(title="gitbeat", version=__version__, lifespan=lifespan,
+                  description="Schedules, runs and revisions of a gitbeat deployment. Definitions live in git.")
+    install(app, service, auth)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(who: Principal = Depends(principal)) -> Response:  # noqa: B008
+        problems = _readiness(service)
+        body = {"status": "ready" if not problems else "not ready", "problems": problems}
+        return JSONResponse(body, status_code=200 if not problems else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(who: Principal = Depends(principal)) -> Response:  # noqa: B008
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return Response(generate_latest(_registry(app, service)), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, error: Exception) -> Response:
+        logger.exception("%s %s failed", request.method, request.url.path)
+        return PlainTextResponse(f"an unexpected error ({type(error).__name__}); it is in the server's log",
+                                 status_code=500)
+
+    return app
+
+
+def _registry(app: FastAPI, service: Service) -> Any:
+    registry = getattr(app.state, "gitbeat_registry", None)
+    if registry is None:
+        from prometheus_client import CollectorRegistry
+
+        from ..metrics import StoreCollector
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(StoreCollector(service.store, service.overview))
+        app.state.gitbeat_registry = registry
+    return registry
+
+
+def _readiness(service: Service) -> list[str]:
+    """What is not reachable: the database, the broker (each named)."""
+    problems = []
+    try:
+        service.store.latest_revision()
+    except Exception as error:  # noqa: BLE001 - any failure means not ready; the reason goes to the client
+        problems.append(f"database: {str(error).splitlines()[0][:200]}")
+    try:
+        with service.app.connection_for_read() as connection:
+            connection.ensure_connection(max_retries=1, timeout=2)
+    except Exception as error:  # noqa: BLE001
+        problems.append(f"broker: {str(error).splitlines()[0][:200] if str(error) else type(error).__name__}")
+    return problems
