@@ -44,7 +44,6 @@ import random
 import re
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -166,9 +165,9 @@ def _maxrss_mb() -> float:
 def _gitbeat_app(p: dict[str, Any]) -> Any:
     """The Celery app as `gitbeat beat` builds it: settings, then the latest revision's config."""
     from gitbeat.app import create_app
-    from gitbeat.store.beat import BeatStore
     from gitbeat.settings import Settings, normalise_database_url
     from gitbeat.store import Store
+    from gitbeat.store.beat import BeatStore
 
     root = Path(p["root"])
     settings = Settings(_env_file=None, database_url=p["url"], broker_url_override=p["broker"])  # type: ignore[call-arg]
@@ -595,7 +594,13 @@ def scb_rows(root: Path) -> list[dict[str, Any]]:
 def scb_fill(url: str, rows: list[dict[str, Any]]) -> None:
     """scb's tables with these rows, inserted in bulk (one at a time takes a minute: bench/store.py)."""
     import sqlalchemy as sa
-    from sqlalchemy_celery_beat.models import CrontabSchedule, IntervalSchedule, Period, PeriodicTask, PeriodicTaskChanged
+    from sqlalchemy_celery_beat.models import (
+        CrontabSchedule,
+        IntervalSchedule,
+        Period,
+        PeriodicTask,
+        PeriodicTaskChanged,
+    )
     from sqlalchemy_celery_beat.session import ModelBase
 
     engine = sa.create_engine(scb_uri(url)).execution_options(schema_translate_map={"celery_schema": None})
@@ -726,7 +731,7 @@ def cleanup_rabbitmq(url: str, names: Names) -> int:
                 try:
                     getattr(channel, delete)(name)
                     deleted += delete == "queue_delete"
-                except Exception:  # noqa: BLE001 - a missing exchange closes the channel: open another
+                except Exception:
                     channel = connection.channel()
     return deleted
 
@@ -806,9 +811,9 @@ class QueueWatch(threading.Thread):
                     while not self.stopping.is_set():
                         try:
                             connection.drain_events(timeout=0.1)
-                        except socket.timeout:
+                        except TimeoutError:
                             pass
-        except BaseException as error:  # noqa: BLE001 - reported by the caller
+        except BaseException as error:
             self.error = error
             self.ready.set()
 
@@ -857,7 +862,7 @@ def drain(url: str, queue: str) -> list[tuple[Any, dict[str, Any]]]:
             while True:
                 try:
                     connection.drain_events(timeout=0.5)
-                except socket.timeout:
+                except TimeoutError:
                     break
     return got
 

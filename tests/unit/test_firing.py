@@ -19,6 +19,7 @@ ones older than `now - window`. Due times are in (after, now]. Nothing here read
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -294,7 +295,7 @@ def test_every_missed_times_are_exact_multiples_of_the_period():
     # 10 days = 864,000 s = 7 * 123,428 + 4: the newest is k = 123,428
     assert got[-1] == anchor + 123428 * 7 * S
     assert all((due - anchor) % (7 * S) == timedelta(0) for due in got)
-    assert all(b - a == 7 * S for a, b in zip(got, got[1:]))
+    assert all(b - a == 7 * S for a, b in itertools.pairwise(got))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -665,7 +666,7 @@ SAME_INSTANT = [
     pytest.param(datetime(2027, 7, 1, 9, tzinfo=ZoneInfo(BERLIN)), id="berlin-cest"),
     pytest.param(datetime(2027, 7, 1, 3, tzinfo=ZoneInfo(NEW_YORK)), id="new-york-edt"),
     pytest.param(datetime(2027, 7, 1, 12, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))), id="fixed-plus-0530"),
-    pytest.param(datetime(2027, 7, 1, 7, tzinfo=timezone.utc), id="timezone-utc"),
+    pytest.param(datetime(2027, 7, 1, 7, tzinfo=UTC), id="timezone-utc"),
 ]
 
 

@@ -11,10 +11,11 @@ Europe/Berlin moves from 02:00 CET to 03:00 CEST at 01:00 UTC that day.
 
 from __future__ import annotations
 
+import itertools
 import re
 import textwrap
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -140,7 +141,7 @@ def parse(stdout: str) -> list[tuple[datetime, str, datetime]]:
         sign = 1 if match["offset"][0] == "+" else -1
         offset = timedelta(hours=int(match["offset"][1:3]), minutes=int(match["offset"][3:5])) * sign
         local = datetime.fromisoformat(match["local"]).replace(tzinfo=timezone(offset))
-        utc = datetime.fromisoformat(match["utc"]).replace(tzinfo=timezone.utc)
+        utc = datetime.fromisoformat(match["utc"]).replace(tzinfo=UTC)
         assert local == utc, line  # the two columns are the same instant
         rows.append((local, match["abbr"], utc))
     return rows
@@ -218,7 +219,7 @@ def test_project_timezone_is_the_default(config: Path, run_next: Next) -> None:
         assert (local.hour, local.minute, local.second) == (12, 0, 0)
         assert abbr == "JST" and local.utcoffset() == timedelta(hours=9)
         assert (utc.hour, utc.minute) == (3, 0)
-    assert [b[2] - a[2] for a, b in zip(rows, rows[1:])] == [timedelta(days=1)] * 2
+    assert [b[2] - a[2] for a, b in itertools.pairwise(rows)] == [timedelta(days=1)] * 2
 
 
 def test_cron_columns_are_the_same_instant_in_berlin(config: Path, run_next: Next) -> None:
@@ -230,9 +231,9 @@ def test_cron_columns_are_the_same_instant_in_berlin(config: Path, run_next: Nex
         assert local.minute % 15 == 0 and local.second == 0
         assert (abbr, local.utcoffset()) in (("CET", timedelta(hours=1)), ("CEST", timedelta(hours=2)))
     utcs = [row[2] for row in rows]
-    assert all(b > a for a, b in zip(utcs, utcs[1:]))
+    assert all(b > a for a, b in itertools.pairwise(utcs))
     # 15 minutes apart; 75 across a fall-back (the repeated hour fires once) and 0 never
-    assert all(b - a in (timedelta(minutes=15), timedelta(minutes=75)) for a, b in zip(utcs, utcs[1:]))
+    assert all(b - a in (timedelta(minutes=15), timedelta(minutes=75)) for a, b in itertools.pairwise(utcs))
 
 
 def test_every_without_start_at_says_it_counts_from_now(config: Path, run_next: Next) -> None:
@@ -247,7 +248,7 @@ def test_every_without_start_at_says_it_counts_from_now(config: Path, run_next: 
     assert len(rows) == 4 == len(lines) - 2
     # anchored: every time shares the anchor's fraction of a second, so whole seconds step by exactly 5m
     utcs = [row[2] for row in rows]
-    assert [b - a for a, b in zip(utcs, utcs[1:])] == [timedelta(minutes=5)] * 3
+    assert [b - a for a, b in itertools.pairwise(utcs)] == [timedelta(minutes=5)] * 3
 
 
 def test_solar_lists_one_sunrise_a_day(config: Path, run_next: Next) -> None:
@@ -257,7 +258,7 @@ def test_solar_lists_one_sunrise_a_day(config: Path, run_next: Next) -> None:
     rows = parse(result.stdout)
     assert len(rows) == 3
     days = [row[0].date() for row in rows]
-    assert [(b - a).days for a, b in zip(days, days[1:])] == [1, 1]
+    assert [(b - a).days for a, b in itertools.pairwise(days)] == [1, 1]
     for local, _, _ in rows:
         assert 3 <= local.hour <= 9  # Berlin sunrise: 04:43 CEST at the earliest, 08:17 CET at the latest
 
@@ -318,7 +319,7 @@ def test_an_applied_every_counts_from_its_stored_anchor(
         return in_process(monkeypatch, capsys, tmp_path, *argv)
 
     assert main(["apply", "--config", str(root), "--database", database]).returncode == 0
-    anchor = datetime(2026, 1, 1, 0, 0, 30, tzinfo=timezone.utc)
+    anchor = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)
     engine = sa.create_engine(database)
     with engine.begin() as connection:
         connection.exec_driver_sql("UPDATE gitbeat_schedules SET anchor_at = ?", (anchor.replace(tzinfo=None),))
@@ -328,7 +329,7 @@ def test_an_applied_every_counts_from_its_stored_anchor(
     lines = shown.stdout.splitlines()
     assert lines[1] == "  (every counts from its anchor 2026-01-01 00:00:30 UTC, set when first applied)"
     utcs = [row[2] for row in parse("\n".join(lines))]
-    assert len(utcs) == 3 and utcs[0] > datetime.now(timezone.utc) - timedelta(seconds=1)
+    assert len(utcs) == 3 and utcs[0] > datetime.now(UTC) - timedelta(seconds=1)
     assert all((moment - anchor) % timedelta(minutes=7) == timedelta(0) for moment in utcs)
     # A timing change resets the anchor at the next apply: until then, shown from now.
     (root / "schedules" / "a.yaml").write_text("schedules:\n  tick:\n    task: jobs.run\n    every: 9m\n")

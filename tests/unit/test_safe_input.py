@@ -193,7 +193,7 @@ def test_the_read_stops_at_the_limit_whatever_the_size_says(monkeypatch: pytest.
     if not status.exists() or status.stat().st_size != 0:
         pytest.skip("needs Linux /proc")
     monkeypatch.setattr(yamlsource, "MAX_FILE_BYTES", 100)
-    with pytest.raises(YamlProblem, match="^the file is more than 0 MB; gitbeat reads config files of at most 0 MB$"):
+    with pytest.raises(YamlProblem, match=r"^the file is more than 0 MB; gitbeat reads config files of at most 0 MB$"):
         read_regular(status)
 
 
