@@ -40,6 +40,7 @@ COMMANDS = {
     "dev": "run everything on the embedded default and reload on every edit",
     "serve": "serve the HTTP API and the dashboard",
 }
+MODULES = {"import": "import_"}  # a command whose name is a Python keyword lives in another module
 # Commands that hand the arguments after `--` to Celery or Flower.
 PASSES_THROUGH = ("beat", "worker", "flower")
 
@@ -89,7 +90,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         sub = subparsers.add_parser(name, help=summary, description=summary)
         _common(sub, top=False)
         if name == command:
-            module = importlib.import_module(f".commands.{name}", __package__)
+            module = importlib.import_module(f".commands.{MODULES.get(name, name)}", __package__)
             sub.description = module.__doc__
             module.add_arguments(sub)
             sub.set_defaults(run=module.run)

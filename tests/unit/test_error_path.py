@@ -126,7 +126,7 @@ CASES: dict[str, tuple[dict[str, str], list[str], str]] = {
         {}, ["frobnicate"],
         "argument COMMAND: invalid choice: 'frobnicate' (choose from 'validate', 'next', 'schema', 'plan', 'apply', "
         "'history', 'status', 'runs', 'trigger', 'backfill', 'pause', 'resume', 'db', 'beat', 'worker', 'dlq', "
-        "'flower', 'dev') (see `gitbeat --help`)",
+        "'flower', 'dev', 'serve') (see `gitbeat --help`)",
     ),
     "no-command": ({}, [], "the following arguments are required: COMMAND (see `gitbeat --help`)"),
     "config-not-a-project": (
