@@ -15,23 +15,30 @@ from pydantic import ValidationError
 
 from .errors import Diagnostic, GitbeatError, Severity
 from .explain import NOT_JSON_NUMBER, bad_name, describe, fields_at, in_json_data, show, unknown_key
-from .spec import SECTIONS, LocatedValueError, Model, ProjectSpec, QueueSpec, ScheduleSpec, TaskSpec, is_name
-from .yamlsource import Document, YamlProblem, cut, decode, excerpt, load_yaml, read_regular
+from .gittree import GitTree
+from .sources import (
+    CONFIG_DIRS,
+    ENVIRONMENTS,
+    PROJECT_FILE,
+    Overlaid,
+    Source,
+    config_files,
+    display_path,
+    inside_root,
+    read_blob,
+    read_file,
+    real_path,
+)
+from .spec import SECTIONS, TIMINGS, LocatedValueError, Model, ProjectSpec, QueueSpec, ScheduleSpec, TaskSpec, is_name
 from .yamlsource import Path as DataPath
+from .yamlsource import cut, excerpt
 
-CONFIG_DIRS = ("tasks", "schedules")
-PROJECT_FILE = "gitbeat.yaml"
+__all__ = ["Config", "Source", "display_path", "environments", "inside_root", "load_config", "real_path",
+           "render_path"]
+
 KINDS = {"queues": "queue", "tasks": "task", "schedules": "schedule"}
 # The store keeps where each schedule is declared, "<file>:<line>", in a column of this many characters.
 MAX_ORIGIN = 300
-
-
-@dataclass
-class Source:
-    """One file as read: its name for messages and its located document."""
-
-    display: str
-    document: Document
 
 
 @dataclass
@@ -47,6 +54,7 @@ class Config:
     project_source: Source | None = None
     broken: set[tuple[str, str]] = field(default_factory=set)
     files: list[str] = field(default_factory=list)
+    environment: str | None = None
 
     def timezone_of(self, schedule: ScheduleSpec) -> str:
         return schedule.timezone or self.project.timezone
@@ -60,14 +68,15 @@ class Config:
     ) -> Diagnostic:
         """A diagnostic at `section.name.fields…` (the nearest place that exists)."""
         path: DataPath = (section, name, *fields)
-        source = self.origins[(section, name)]
-        line, column = source.document.position(path, key=key)
-        return Diagnostic(source.display, line, column, severity, render_path(path), message)
+        display, line, column = self.origins[(section, name)].locate(path, key=key)
+        return Diagnostic(display, line, column, severity, render_path(path), message)
 
     def project_diagnostic(self, severity: Severity, *fields: str | int, message: str) -> Diagnostic:
         source = self.project_source
-        display = source.display if source else display_path(self.root / PROJECT_FILE)
-        line, column = source.document.position(tuple(fields)) if source else (1, 1)
+        if source is None:
+            return Diagnostic(display_path(self.root / PROJECT_FILE), 1, 1, severity, render_path(tuple(fields)),
+                              message)
+        display, line, column = source.locate(tuple(fields))
         return Diagnostic(display, line, column, severity, render_path(tuple(fields)), message)
 
 
@@ -78,113 +87,73 @@ def render_path(path: DataPath) -> str:
     return text
 
 
-def display_path(path: Path) -> str:
-    relative = os.path.relpath(path)
-    return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
+def environments(root: Path) -> list[str]:
+    """The environments the config root declares: the folders of environments/."""
+    folder = Path(root) / ENVIRONMENTS
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def real_path(path: Path) -> Path:
-    """`path` with every symlink followed; a symlink loop stays where it is (Path.resolve raises on it)."""
-    return Path(os.path.realpath(path))
+def load_config(root: Path, *, env: str | None = None, ref: str | None = None) -> tuple[Config, list[Diagnostic]]:
+    """Read and validate every config file under `root` (at git `ref`, with environment `env`'s overlay).
 
-
-def inside_root(path: Path, root: Path) -> bool:
-    """True when `path`, every symlink followed, is inside the config root `root`."""
-    return real_path(path).is_relative_to(real_path(root))
-
-
-def _is_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:  # a symlink loop: nothing to list
-        return False
-
-
-def _outside(path: Path, kind: str) -> Diagnostic:
-    message = f"the {kind} is a symlink to outside the config root; gitbeat reads only files inside it"
-    return Diagnostic(display_path(path), 1, 1, "error", "", message)
-
-
-def config_files(root: Path) -> tuple[list[Path], list[Diagnostic]]:
-    """Every *.yaml / *.yml under tasks/ and schedules/, sorted, hidden names skipped.
-
-    A symlinked directory is followed when it stays inside the root, after the real
-    directories and each real directory once (a link loop ends); one that leads out of
-    the root is reported and never listed. Files are checked as they are read.
+    Never raises for bad input: every problem is a located diagnostic.
     """
-    found: list[Path] = []
-    refused: list[Diagnostic] = []
-    seen: set[Path] = set()
-    pending = [root / name for name in reversed(CONFIG_DIRS)]
-    links: list[Path] = []
-    while pending or links:
-        directory = pending.pop() if pending else links.pop(0)
-        if not inside_root(directory, root):
-            refused.append(_outside(directory, "directory"))
-            continue
-        real = real_path(directory)
-        if real in seen or not real.is_dir():
-            continue
-        seen.add(real)
-        try:
-            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
-        except OSError:
-            continue  # as os.walk did: a directory that cannot be listed holds no known file
-        subdirectories = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                subdirectories.append(Path(entry.path))
-            elif entry.name.endswith((".yaml", ".yml")):
-                found.append(Path(entry.path))  # whatever it is: reading says if it is no regular file
-            elif entry.is_symlink() and _is_dir(entry):
-                links.append(Path(entry.path))
-        pending.extend(reversed(subdirectories))
-    return sorted(found), refused
-
-
-def load_config(root: Path) -> tuple[Config, list[Diagnostic]]:
-    """Read and validate every config file under `root`; never raises for bad input."""
     root = Path(root)
-    if not any((root / d).is_dir() for d in CONFIG_DIRS):
-        raise GitbeatError(f"{display_path(root)}: no tasks/ or schedules/ directory here; is --config right?")
-    config = Config(root=root)
-    paths, diagnostics = config_files(root)
-    project_path = root / PROJECT_FILE
-    if os.path.lexists(project_path):
-        source = _read(project_path, root, diagnostics)
-        if source is not None:
-            config.project_source = source
-            project = _validate(ProjectSpec, source.document.data or {}, (), source, diagnostics)
-            if project is not None:
-                config.project = project
-    for path in paths:
-        source = _read(path, root, diagnostics)
-        config.files.append(display_path(path))
-        if source is not None:
-            _add_file(config, source, diagnostics)
+    tree = GitTree(root, ref) if ref else None
+    exists = (lambda d: tree.has_directory(d)) if tree else (lambda d: (root / d).is_dir())
+    if not any(exists(d) for d in CONFIG_DIRS):
+        where = f"{ref}:{display_path(root)}" if ref else display_path(root)
+        raise GitbeatError(f"{where}: no tasks/ or schedules/ directory here; is --config right?")
+    if env is not None and not exists(f"{ENVIRONMENTS}/{env}"):
+        known = ", ".join(environments(root)) or "none"
+        raise GitbeatError(f"no environment {env!r}: environments/{env}/ does not exist (environments: {known})")
+    config = Config(root=root, environment=env)
+    diagnostics: list[Diagnostic] = []
+    project = _read_project(root, tree, diagnostics)
+    if project is not None:
+        config.project_source = project
+        spec = _validate(ProjectSpec, project.document.data or {}, (), project, diagnostics)
+        if spec is not None:
+            config.project = spec
+    entries: dict[tuple[str, str], tuple[Any, Source]] = {}
+    for source in _sources(root, tree, CONFIG_DIRS, diagnostics, config):
+        _collect(config, source, entries, diagnostics)
+    if env is not None:
+        for source in _sources(root, tree, (f"{ENVIRONMENTS}/{env}",), diagnostics, config):
+            _overlay(source, entries, diagnostics)
+    for (section, name), (value, source) in entries.items():
+        _add_entry(config, section, name, value, source, diagnostics)
     return config, diagnostics
 
 
-def _read(path: Path, root: Path, diagnostics: list[Diagnostic]) -> Source | None:
-    """The located document of `path`, a regular file inside `root`; else None and the reason in `diagnostics`."""
-    display = display_path(path)
-    if not inside_root(path, root):
-        diagnostics.append(_outside(path, "file"))
-        return None
-    try:
-        # The resolved path, opened without following: what was checked is what is read.
-        document = load_yaml(decode(read_regular(real_path(path))))
-    except YamlProblem as problem:
-        diagnostics.append(Diagnostic(display, *problem.position, "error", "", problem.message))
-        return None
-    except OSError as error:
-        diagnostics.append(Diagnostic(display, 1, 1, "error", "", f"cannot read the file: {error.strerror}"))
-        return None
-    for found in document.problems:
-        diagnostics.append(Diagnostic(display, *found.position, "error", "", found.message))
-    return Source(display, document)
+def _read_project(root: Path, tree: GitTree | None, diagnostics: list[Diagnostic]) -> Source | None:
+    if tree is not None:
+        return read_blob(tree, PROJECT_FILE, diagnostics) if tree.has(PROJECT_FILE) else None
+    path = root / PROJECT_FILE
+    return read_file(path, root, diagnostics) if os.path.lexists(path) else None
+
+
+def _sources(root: Path, tree: GitTree | None, directories: tuple[str, ...], diagnostics: list[Diagnostic],
+             config: Config) -> list[Source]:
+    """The files under `directories`, read (the ones that could not be are in `diagnostics`)."""
+    found: list[Source] = []
+    if tree is not None:
+        for relative in tree.files(directories):
+            config.files.append(tree.display(relative))
+            source = read_blob(tree, relative, diagnostics)
+            if source is not None:
+                found.append(source)
+        return found
+    paths, refused = config_files(root, directories)
+    diagnostics.extend(refused)
+    for path in paths:
+        config.files.append(display_path(path))
+        source = read_file(path, root, diagnostics)
+        if source is not None:
+            found.append(source)
+    return found
 
 
 def _origin_too_long(source: Source) -> Diagnostic | None:
@@ -204,20 +173,38 @@ def _origin_too_long(source: Source) -> Diagnostic | None:
 
 
 def _error(source: Source, path: DataPath, message: str, *, key: bool = False) -> Diagnostic:
-    line, column = source.document.position(path, key=key)
-    return Diagnostic(source.display, line, column, "error", render_path(path), message)
+    display, line, column = source.locate(path, key=key)
+    return Diagnostic(display, line, column, "error", render_path(path), message)
 
 
-def _add_file(config: Config, source: Source, diagnostics: list[Diagnostic]) -> None:
+def _collect(config: Config, source: Source, entries: dict[tuple[str, str], tuple[Any, Source]],
+             diagnostics: list[Diagnostic]) -> None:
+    """The entries of one file, by (section, name); a name declared twice is an error at the second."""
+    for section, name, value in _entries(source, diagnostics):
+        path = (section, name)
+        earlier = entries.get(path)
+        if earlier is not None:
+            display, line, column = earlier[1].locate(path, key=True)
+            diagnostics.append(_error(
+                source, path,
+                f"duplicate {KINDS[section]} name {excerpt(name)}; also defined at {display}:{line}:{column}", key=True,
+            ))
+            continue
+        entries[path] = (value, source)
+
+
+def _entries(source: Source, diagnostics: list[Diagnostic]) -> list[tuple[str, str, Any]]:
+    """(section, name, value) of each entry of a file whose shape is right; the rest are errors."""
     data = source.document.data
     if data is None:
-        return
+        return []
     if not isinstance(data, dict):
         diagnostics.append(_error(source, (), f"expected a mapping with queues, tasks, schedules; got {show(data)}"))
-        return
+        return []
     too_long = _origin_too_long(source)
     if too_long is not None:
         diagnostics.append(too_long)
+    found = []
     for section, entries in data.items():
         if section not in SECTIONS:
             diagnostics.append(_error(source, (section,), unknown_key(section, list(SECTIONS)), key=True))
@@ -229,33 +216,53 @@ def _add_file(config: Config, source: Source, diagnostics: list[Diagnostic]) -> 
                 _error(source, (section,), f"expected a mapping of names to {section}; got {show(entries)}")
             )
             continue
-        target: dict[str, Any] = getattr(config, section)
         for name, value in entries.items():
-            path = (section, name)
             if not is_name(name):
-                diagnostics.append(_error(source, path, bad_name(name), key=True))
+                diagnostics.append(_error(source, (section, name), bad_name(name), key=True))
                 continue
-            earlier = config.origins.get(path)
-            if earlier is not None:
-                first = earlier.document.position(path, key=True)
-                diagnostics.append(
-                    _error(
-                        source,
-                        path,
-                        f"duplicate {KINDS[section]} name {excerpt(name)}; also defined at "
-                        f"{earlier.display}:{first[0]}:{first[1]}",
-                        key=True,
-                    )
-                )
+            found.append((section, name, value))
+    return found
+
+
+def _overlay(source: Source, entries: dict[tuple[str, str], tuple[Any, Source]], diagnostics: list[Diagnostic]) -> None:
+    """Merge an environment's file over the base entries, by name, field by field.
+
+    An overlay changes fields of schedules, tasks and queues (a new timing replaces the
+    base's timing) and may add schedules; it cannot add a task or a queue, nor rename.
+    """
+    for section, name, value in _entries(source, diagnostics):
+        path = (section, name)
+        base = entries.get(path)
+        if base is None:
+            if section != "schedules":
+                diagnostics.append(_error(
+                    source, path, f"{KINDS[section]} {excerpt(name)} is not in the base config: an environment "
+                    "changes tasks and queues, and adds only schedules", key=True,
+                ))
                 continue
-            config.origins[path] = source
-            spec = _validate(SECTIONS[section], value, path, source, diagnostics)
-            if spec is None:
-                config.broken.add(path)
-                continue
-            if section == "schedules" and spec.timezone is None:
-                spec.timezone = config.project.timezone  # resolved once: the store keeps the effective zone
-            target[name] = spec
+            entries[path] = (value, source)
+            continue
+        base_value, base_source = base
+        if not isinstance(value, dict) or not isinstance(base_value, dict):
+            diagnostics.append(_error(source, path, f"expected a mapping of fields to change; got {show(value)}"))
+            continue
+        if section == "schedules" and any(kind in value for kind in TIMINGS):
+            base_value = {key: item for key, item in base_value.items() if key not in TIMINGS}
+        entries[path] = ({**base_value, **value}, Overlaid(base_source.display, base_source.document, source, path))
+
+
+def _add_entry(config: Config, section: str, name: str, value: Any, source: Source,
+               diagnostics: list[Diagnostic]) -> None:
+    path = (section, name)
+    config.origins[path] = source
+    spec = _validate(SECTIONS[section], value, path, source, diagnostics)
+    if spec is None:
+        config.broken.add(path)
+        return
+    if section == "schedules" and spec.timezone is None:
+        spec.timezone = config.project.timezone  # resolved once: the store keeps the effective zone
+    target: dict[str, Any] = getattr(config, section)
+    target[name] = spec
 
 
 def _validate(model: type[Model], value: Any, path: DataPath, source: Source, diagnostics: list[Diagnostic]) -> Any:

@@ -74,9 +74,8 @@ def desired_state(config: Config) -> Desired:
     schedules = {}
     for name, spec in config.schedules.items():
         text = spec.model_dump_json()
-        source = config.origins[("schedules", name)]
-        line = source.document.position(("schedules", name), key=True)[0]
-        schedules[name] = DesiredSchedule(name, spec, text, digest(text), f"{source.display}:{line}")
+        display, line, _ = config.origins[("schedules", name)].locate(("schedules", name), key=True)
+        schedules[name] = DesiredSchedule(name, spec, text, digest(text), f"{display}:{line}")
     return Desired(schedules=schedules, tasks=applied["tasks"], queues=applied["queues"], project=applied["project"])
 
 

@@ -104,8 +104,8 @@ def list_tasks(request: Request, who: Principal = Depends(principal)) -> dict[st
     for name, spec in sorted(config.tasks.items()):
         origin = None
         if files is not None and ("tasks", name) in files.origins:
-            source = files.origins[("tasks", name)]
-            origin = f"{source.display}:{source.document.position(('tasks', name), key=True)[0]}"
+            display, line, _ = files.origins[("tasks", name)].locate(("tasks", name), key=True)
+            origin = f"{display}:{line}"
         tasks.append({"name": name, "queue": config.task_queue(name), "handler": spec.handler,
                       "registered": spec.handler is None, "options": spec.model_dump(mode="json", exclude_none=True),
                       "origin": origin})
