@@ -78,6 +78,10 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--database", metavar="URL", default=None if top else argparse.SUPPRESS,
         help="database URL (default: $GITBEAT_DATABASE_URL)",
     )
+    parser.add_argument(
+        "--env", metavar="NAME", default=None if top else argparse.SUPPRESS,
+        help="the environment: environments/NAME/ over the base config (default: $GITBEAT_ENV, else none)",
+    )
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

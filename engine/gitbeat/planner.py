@@ -58,6 +58,7 @@ class Desired:
     tasks: dict[str, dict[str, Any]]
     queues: dict[str, dict[str, Any]]
     project: dict[str, Any]
+    environment: str | None = None
 
     def config_text(self) -> str:
         """Project, queues and tasks as canonical JSON: what a revision records beside its schedule rows."""
@@ -76,7 +77,8 @@ def desired_state(config: Config) -> Desired:
         text = spec.model_dump_json()
         display, line, _ = config.origins[("schedules", name)].locate(("schedules", name), key=True)
         schedules[name] = DesiredSchedule(name, spec, text, digest(text), f"{display}:{line}")
-    return Desired(schedules=schedules, tasks=applied["tasks"], queues=applied["queues"], project=applied["project"])
+    return Desired(schedules=schedules, tasks=applied["tasks"], queues=applied["queues"], project=applied["project"],
+                   environment=config.environment)
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,13 @@ def applied_config(root: Path, settings: Settings) -> tuple[int | None, AppliedC
         store.engine.dispose()
     if revision is not None and config is not None:
         return revision, config
-    return None, files_config(root)
+    return None, files_config(root, settings.env)
 
 
-def files_config(root: Path) -> AppliedConfig:
-    from .commands.validate import collect
+def files_config(root: Path, env: str | None = None) -> AppliedConfig:
+    from .validation import collect
 
-    config, diagnostics = collect(root)
+    config, diagnostics = collect(root, env=env)
     if any(d.severity == "error" for d in diagnostics):
         raise ConfigError(diagnostics)
     return AppliedConfig(project=config.project, queues=config.queues, tasks=config.tasks)

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     result_backend: str = Field(f"db+sqlite:///{STATE_DIR}/results.db", alias="CELERY_RESULT_BACKEND")
     flower_basic_auth: str | None = Field(None, alias="FLOWER_BASIC_AUTH")
     metrics_port: int | None = Field(None, alias="GITBEAT_METRICS_PORT", ge=1, le=65535)
+    env: str | None = Field(None, alias="GITBEAT_ENV", pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
     # `gitbeat serve`: name:token:scope entries (scope read or operate), comma-separated, or a file of them a line each
     api_tokens: str | None = Field(None, alias="GITBEAT_API_TOKENS", repr=False)
     api_tokens_file: Path | None = Field(None, alias="GITBEAT_API_TOKENS_FILE")

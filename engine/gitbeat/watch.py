@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import gitinfo, report
-from .commands.validate import collect
 from .errors import GitbeatError
 from .planner import Plan, desired_state
 from .store import RevisionMeta, Store
+from .validation import collect
 
 WATCHED_SUFFIXES = (".yaml", ".yml", ".py")
 
@@ -32,7 +32,9 @@ def say(message: str) -> None:
 class Dev:
     """One process tree: this supervisor, a worker, a beat and (if asked) Flower."""
 
-    def __init__(self, root: Path, store: Store, database: str | None, flower: bool, serve: bool = False) -> None:
+    def __init__(self, root: Path, store: Store, database: str | None, flower: bool, serve: bool = False,
+                 env: str | None = None) -> None:
+        self.env = env
         self.root = root
         self.store = store
         self.database = database
@@ -42,7 +44,7 @@ class Dev:
 
     def apply(self) -> tuple[bool, Plan | None]:
         """Validate and apply the files; (ok, plan). Errors are printed, nothing changes."""
-        config, diagnostics = collect(self.root)
+        config, diagnostics = collect(self.root, env=self.env)
         errors = [d for d in diagnostics if d.severity == "error"]
         if errors:
             report.write_text(errors, sys.stdout)
@@ -64,6 +66,8 @@ class Dev:
             command.append("--quiet")  # the banner was shown when it first started
         if self.database:
             command += ["--database", self.database]
+        if self.env:
+            command += ["--env", self.env]
         self.children[role] = subprocess.Popen(command, cwd=self.root)
 
     def stop_child(self, role: str) -> None:
@@ -135,10 +139,11 @@ def _relevant(change: object, path: str) -> bool:
     return path.endswith(WATCHED_SUFFIXES)
 
 
-def run_dev(root: Path, store: Store, database: str | None, flower: bool, serve: bool = False) -> int:
+def run_dev(root: Path, store: Store, database: str | None, flower: bool, serve: bool = False,
+            env: str | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        return Dev(root, store, database, flower, serve).run()
+        return Dev(root, store, database, flower, serve, env).run()
     except GitbeatError as error:
         say(str(error))
         return 1

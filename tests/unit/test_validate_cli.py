@@ -58,7 +58,7 @@ BROKEN = {
 def test_the_example_config_is_valid() -> None:
     result = gitbeat("validate")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "ok: 2 queues, 7 tasks, 3 schedules in 6 files\n"
+    assert result.stdout == "ok: 2 queues, 7 tasks, 3 schedules in 8 files\n"  # the base and two environments
     assert result.stderr == ""
 
 

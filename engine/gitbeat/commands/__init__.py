@@ -12,14 +12,21 @@ if TYPE_CHECKING:
     from ..loader import Config
     from ..store import Store
 
-__all__ = ["CHANGES", "FAILED", "OK", "celery_arguments", "open_store", "valid_config"]
+__all__ = ["CHANGES", "FAILED", "OK", "celery_arguments", "environment", "open_store", "valid_config"]
+
+
+def environment(args: argparse.Namespace) -> str | None:
+    """The environment asked for: --env, else GITBEAT_ENV, else none (the base config)."""
+    from ..settings import load_settings
+
+    return getattr(args, "env", None) or load_settings(Path(args.config)).env
 
 
 def valid_config(args: argparse.Namespace) -> Config:
     """The fully validated config; raises ConfigError (printed, located, by cli.main) when it has errors."""
-    from .validate import collect
+    from ..validation import collect
 
-    config, diagnostics = collect(Path(args.config))
+    config, diagnostics = collect(Path(args.config), env=environment(args))
     if any(d.severity == "error" for d in diagnostics):
         raise ConfigError(diagnostics)
     return config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import open_store
+from . import environment, open_store
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,4 +16,5 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..watch import run_dev
 
-    return run_dev(Path(args.config).resolve(), open_store(args), args.database, args.flower, args.serve)
+    return run_dev(Path(args.config).resolve(), open_store(args), args.database, args.flower, args.serve,
+                   environment(args))

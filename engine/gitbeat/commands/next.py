@@ -22,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config, diagnostics = load_config(args.config)
+    from . import environment
+
+    config, diagnostics = load_config(args.config, env=environment(args))
     schedule = config.schedules.get(args.name)
     if schedule is None:
         if ("schedules", args.name) in config.broken:

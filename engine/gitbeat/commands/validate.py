@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
-from pathlib import Path
 
 from .. import report
-from ..checks import check_config
-from ..errors import Diagnostic
-from ..loader import Config, load_config
-from . import FAILED, OK
+from ..validation import collect
+from . import FAILED, OK, environment
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,33 +16,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-imports", action="store_true", help="do not import handlers and exception classes")
 
 
-def collect(config_root: Path, *, imports: bool = True) -> tuple[Config, list[Diagnostic]]:
-    """Load and check the config under `config_root`: every diagnostic, sorted."""
-    config, diagnostics = load_config(config_root)
-    registered: set[str] | None = None
-    if imports:
-        from ..imports import check_imports
-
-        imported = check_imports(config)
-        diagnostics += imported.diagnostics
-        registered = imported.registered
-    diagnostics += check_config(config, registered, datetime.now(UTC))
-    return config, sorted(set(diagnostics))
-
-
 def run(args: argparse.Namespace) -> int:
-    config, diagnostics = collect(args.config, imports=not args.no_imports)
+    from ..loader import environments
+
+    env = environment(args)
+    config, diagnostics = collect(args.config, imports=not args.no_imports, env=env)
+    files = list(config.files)
+    if env is None:  # the base and every environment: an overlay's mistake fails CI too
+        for other in environments(args.config):
+            merged, found = collect(args.config, imports=not args.no_imports, env=other)
+            diagnostics = sorted(set(diagnostics) | set(found))
+            files += [name for name in merged.files if name not in files]
     errors, warnings = report.summary(diagnostics)
     valid = errors == 0 and not (args.strict and warnings)
     if args.format == "json":
-        report.write_json(diagnostics, config.files, valid, sys.stdout)
+        report.write_json(diagnostics, files, valid, sys.stdout)
     elif args.format == "github":
         report.write_github(diagnostics, sys.stdout)
     else:
         report.write_text(diagnostics, sys.stderr)
         counts = (
             f"{report.plural(len(config.queues), 'queue')}, {report.plural(len(config.tasks), 'task')}, "
-            f"{report.plural(len(config.schedules), 'schedule')} in {report.plural(len(config.files), 'file')}"
+            f"{report.plural(len(config.schedules), 'schedule')} in {report.plural(len(files), 'file')}"
         )
         if valid:
             extra = f" ({report.plural(warnings, 'warning')})" if warnings else ""

@@ -45,6 +45,7 @@ class Revision:
     message: str | None
     config_digest: str
     summary: dict[str, Any]
+    environment: str | None = None
 
 
 class Store(Database):
@@ -86,6 +87,7 @@ class Store(Database):
         paused = {}
         if self.ensure_schema():
             with self.connect() as connection:
+                _same_environment(connection, desired.environment)
                 current, _ = self.current(connection)
             paused = {name: o.describe() for name, o in Operations(self).overrides(now).items()}
         plan = diff(desired, current, now, prune=prune, fires=fires)
@@ -161,6 +163,7 @@ class Store(Database):
         """Make the store match `desired` in one locked transaction; the new revision's id, or None."""
         self.ensure_schema()
         with self.connect(write=True) as connection:
+            _same_environment(connection, desired.environment)
             current, _ = self.current(connection)
             plan = diff(desired, current, now, prune=prune, fires=0)
             if plan.conflicts:
@@ -187,6 +190,7 @@ class Store(Database):
                     config_digest=desired.digest(),
                     config=config_text,
                     summary=json.dumps(summary, sort_keys=True),
+                    environment=desired.environment,
                 )
                 .returning(revisions.c.id)
             ).scalar_one()
@@ -265,11 +269,26 @@ class Store(Database):
                 ])
 
 
+def _same_environment(connection: Connection, environment: str | None) -> None:
+    """A database holds one environment: refuse another's config, in one line."""
+    latest = connection.execute(
+        sa.select(revisions.c.environment).order_by(revisions.c.id.desc()).limit(1)
+    ).first()
+    if latest is not None and latest.environment != environment:
+        def name(env: str | None) -> str:
+            return f"environment {env!r}" if env else "the base config (no environment)"
+
+        raise StoreError(
+            f"this database holds {name(latest.environment)}; refusing {name(environment)}: "
+            "point --database at that environment's database, or pass the right --env"
+        )
+
+
 def _revision(row: Any) -> Revision:
     return Revision(
         id=row["id"], applied_at=row["applied_at"], git_commit=row["git_commit"], git_dirty=row["git_dirty"],
         author=row["author"], message=row["message"], config_digest=row["config_digest"],
-        summary=json.loads(row["summary"]),
+        summary=json.loads(row["summary"]), environment=row["environment"],
     )
 
 

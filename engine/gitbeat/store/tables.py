@@ -52,6 +52,7 @@ revisions = sa.Table(
     sa.Column("config_digest", sa.String(64), nullable=False),
     sa.Column("config", JSONText, nullable=False),
     sa.Column("summary", JSONText, nullable=False),
+    sa.Column("environment", sa.String(100)),  # the environment applied (None: the base config)
 )
 schedules = sa.Table(
     "gitbeat_schedules",
