@@ -23,7 +23,7 @@ COMMANDS = {
     "validate": "check the config files",
     "next": "show the next fire times of a schedule",
     "schema": "print the JSON Schema of the config files",
-    "plan": "show what apply would change in the database",
+    "plan": "show what apply would change: against the database or a git ref",
     "apply": "sync the config into the database and record a revision",
     "history": "list the revisions applied",
     "status": "show the current revision, schedules and drift",
@@ -39,6 +39,7 @@ COMMANDS = {
     "flower": "run Flower (port 8555) to watch the workers",
     "dev": "run everything on the embedded default and reload on every edit",
     "serve": "serve the HTTP API and the dashboard",
+    "show": "print a saved plan",
 }
 MODULES = {"import": "import_"}  # a command whose name is a Python keyword lives in another module
 # Commands that hand the arguments after `--` to Celery or Flower.

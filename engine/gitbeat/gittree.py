@@ -68,8 +68,8 @@ class GitTree:
         """The *.yaml / *.yml files under `directories` at the ref, sorted, hidden names skipped."""
         return sorted(
             path for path in self.blobs
-            if path.split("/", 1)[0] in directories and path.endswith((".yaml", ".yml"))
-            and not any(part.startswith(".") for part in path.split("/"))
+            if any(path.startswith(directory + "/") for directory in directories)
+            and path.endswith((".yaml", ".yml")) and not any(part.startswith(".") for part in path.split("/"))
         )
 
     def has(self, relative: str) -> bool:

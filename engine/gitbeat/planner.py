@@ -6,14 +6,15 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, Literal
 
 from .applied import AppliedConfig
 from .loader import Config
+from .runstate import CarriedRun, carried
 from .spec import ScheduleSpec
-from .timing import fire_times
+from .timing import fire_times, to_fire
 
 Action = Literal["add", "change", "remove", "drift"]
 Effect = Literal["live", "restart"]
@@ -59,6 +60,8 @@ class Desired:
     queues: dict[str, dict[str, Any]]
     project: dict[str, Any]
     environment: str | None = None
+    # Run state another beat left for schedules this apply adds (`gitbeat import --with-run-state`).
+    carried: dict[str, CarriedRun] = field(default_factory=dict)
 
     def config_text(self) -> str:
         """Project, queues and tasks as canonical JSON: what a revision records beside its schedule rows."""
@@ -78,7 +81,7 @@ def desired_state(config: Config) -> Desired:
         display, line, _ = config.origins[("schedules", name)].locate(("schedules", name), key=True)
         schedules[name] = DesiredSchedule(name, spec, text, digest(text), f"{display}:{line}")
     return Desired(schedules=schedules, tasks=applied["tasks"], queues=applied["queues"], project=applied["project"],
-                   environment=config.environment)
+                   environment=config.environment, carried=carried(config))
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class StoredSchedule:
     enabled: bool
     managed: bool
     anchor_at: datetime | None = None
+    last_due_at: datetime | None = None  # due times up to here are handled (None: unknown, e.g. at a git ref)
 
     def drifted(self, wanted: DesiredSchedule | None = None) -> bool:
         """Changed in the database since gitbeat wrote it (checked cheaply against `wanted` when given)."""
@@ -104,6 +108,13 @@ class StoredSchedule:
             return bool(json.loads(self.text).get("enabled", True)) != self.enabled
         except (ValueError, AttributeError):
             return True
+
+    def spec(self) -> ScheduleSpec | None:
+        """The spec as stored, if it reads as one."""
+        try:
+            return ScheduleSpec.model_validate_json(self.text)
+        except ValueError:
+            return None
 
     def fields(self) -> dict[str, Any]:
         try:
@@ -141,6 +152,8 @@ class Change:
     next_fires: list[datetime] = field(default_factory=list)
     timing_changed: bool = False
     spec: ScheduleSpec | None = None
+    before_fires: list[datetime] = field(default_factory=list)  # the next fires as things are, for a change
+    starts: str | None = None  # a run the apply itself starts (or stops for ever), in words
 
 
 @dataclass
@@ -196,9 +209,8 @@ def diff(
         if row is not None and not row.managed:
             continue
         if row is None:
-            changes.append(
-                Change("schedule", "add", name, next_fires=_fires(wanted.spec, now, None, fires), spec=wanted.spec)
-            )
+            changes.append(Change("schedule", "add", name, next_fires=_fires(wanted.spec, now, None, fires),
+                                  spec=wanted.spec, starts=_starts(wanted.spec, None, now)))
             continue
         if row.digest == wanted.digest and not row.drifted(wanted):
             continue
@@ -207,6 +219,7 @@ def diff(
         fields = _field_changes(old, new)
         timing_changed = any(f.field in TIMING_FIELDS for f in fields)
         anchor = None if timing_changed else row.anchor_at
+        before = row.spec()
         changes.append(
             Change(
                 "schedule",
@@ -216,6 +229,9 @@ def diff(
                 next_fires=_fires(wanted.spec, now, anchor, fires),
                 timing_changed=timing_changed,
                 spec=wanted.spec,
+                before_fires=_fires(before, now, row.anchor_at, fires) if before and before.enabled and row.enabled
+                else [],
+                starts=_starts(wanted.spec, row, now) if not timing_changed else None,
             )
         )
     if prune:
@@ -247,6 +263,24 @@ def _diff_items(
             fields = _field_changes(current[name], desired[name])
             changes.append(Change(kind, "change", name, fields, effect(kind, "change", (f.field for f in fields))))
     return changes
+
+
+def _starts(spec: ScheduleSpec, row: StoredSchedule | None, now: datetime) -> str | None:
+    """A run that applying `spec` starts at once (a schedule enabled again catches up), or why it never runs."""
+    assert spec.timezone is not None
+    if row is None:
+        if spec.at is not None and not _fires(spec, now, None, 1):
+            return "its `at` has passed: it never runs"
+        return None
+    if not spec.enabled or row.enabled or spec.catchup == "skip":
+        return None
+    if row.last_due_at is None:
+        return f"enabled again: it may run at once to catch up (catchup: {spec.catchup})"
+    missed = to_fire(spec, row.last_due_at, now, row.anchor_at)
+    if not missed:
+        return None
+    return f"enabled again: {len(missed)} run(s) at once to catch up (catchup: {spec.catchup}), the last due " \
+           f"{missed[-1].astimezone(UTC):%Y-%m-%d %H:%M:%S}Z"
 
 
 def _fires(spec: ScheduleSpec, now: datetime, anchor: datetime | None, count: int) -> list[datetime]:

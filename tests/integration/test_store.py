@@ -97,9 +97,13 @@ def test_plan_formats(project: Path, database_url: str) -> None:
     run(project, database_url, "apply")
     edit(project / "schedules" / "maintenance.yaml", "every: 300s", "every: 10m")
     markdown = run(project, database_url, "plan", "--format", "markdown")
-    assert markdown.stdout.startswith("### gitbeat plan against revision 1\n\n```diff\n~ schedule health-check\n")
+    # The summary first (a pull request's reader sees it before the details), then the changes.
+    assert markdown.stdout.startswith(
+        "### gitbeat plan against revision 1\n\n**0 to add, 1 to change, 0 to remove.**\n\n```diff\n"
+        "~ schedule health-check\n"
+    )
     assert "    every: 300 → 600\n" in markdown.stdout
-    assert markdown.stdout.endswith("**0 to add, 1 to change, 0 to remove.**\n")
+    assert markdown.stdout.endswith("```\n")
     document = json.loads(run(project, database_url, "plan", "--format", "json").stdout)
     assert document["version"] == 1 and document["revision"] == 1
     assert document["summary"] == {"add": 0, "change": 1, "remove": 0, "drift": 0}

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gitbeat import cli
+from gitbeat.cli import COMMANDS
 from gitbeat.errors import BUG, FAILED, INTERRUPTED, OK
 from tests.conftest import PROJECT, gitbeat
 
@@ -124,9 +125,8 @@ CASES: dict[str, tuple[dict[str, str], list[str], str]] = {
     ),
     "unknown-command": (
         {}, ["frobnicate"],
-        "argument COMMAND: invalid choice: 'frobnicate' (choose from 'validate', 'next', 'schema', 'plan', 'apply', "
-        "'history', 'status', 'runs', 'trigger', 'backfill', 'pause', 'resume', 'db', 'beat', 'worker', 'dlq', "
-        "'flower', 'dev', 'serve') (see `gitbeat --help`)",
+        "argument COMMAND: invalid choice: 'frobnicate' (choose from "
+        + ", ".join(repr(name) for name in COMMANDS) + ") (see `gitbeat --help`)",
     ),
     "no-command": ({}, [], "the following arguments are required: COMMAND (see `gitbeat --help`)"),
     "config-not-a-project": (

@@ -18,6 +18,8 @@ from sqlalchemy.engine import Connection
 
 from ..errors import StoreError
 from ..planner import SYMBOLS, Current, Desired, Plan, StoredSchedule, diff
+from ..planner import digest as sha
+from ..runstate import CarriedRun
 from .database import Database
 from .tables import OWNER, audit, overrides, revisions, schedules
 
@@ -63,11 +65,12 @@ class Store(Database):
                 schedules.c.enabled,
                 schedules.c.owner,
                 schedules.c.anchor_at,
+                schedules.c.last_due_at,
             )
         )
         stored = {
-            name: StoredSchedule(name, spec, digest or "", bool(enabled), owner == OWNER, anchor_at)
-            for name, spec, digest, enabled, owner, anchor_at in rows
+            name: StoredSchedule(name, spec, digest or "", bool(enabled), owner == OWNER, anchor_at, last_due)
+            for name, spec, digest, enabled, owner, anchor_at, last_due in rows
         }
         latest = connection.execute(
             sa.select(revisions.c.id, revisions.c.config, revisions.c.config_digest)
@@ -93,6 +96,13 @@ class Store(Database):
         plan = diff(desired, current, now, prune=prune, fires=fires)
         plan.paused = paused
         return plan
+
+    def state(self) -> tuple[int | None, str]:
+        """The latest revision and a digest of the schedule rows: what a saved plan was made against."""
+        if not self.ensure_schema():
+            return None, _state_digest([])
+        with self.connect() as connection:
+            return _latest_and_state(connection)
 
     def stored_schedule(self, name: str) -> StoredSchedule | None:
         """One schedule row as stored (its spec text and `every` anchor), or None."""
@@ -158,12 +168,18 @@ class Store(Database):
     # --- writing ------------------------------------------------------------------
 
     def apply(
-        self, desired: Desired, meta: RevisionMeta, now: datetime, *, prune: bool = True
+        self, desired: Desired, meta: RevisionMeta, now: datetime, *, prune: bool = True,
+        expect: tuple[int | None, str] | None = None,
     ) -> tuple[Plan, int | None]:
-        """Make the store match `desired` in one locked transaction; the new revision's id, or None."""
+        """Make the store match `desired` in one locked transaction; the new revision's id, or None.
+
+        `expect`: the (revision, state) a saved plan was made against; anything else refuses.
+        """
         self.ensure_schema()
         with self.connect(write=True) as connection:
             _same_environment(connection, desired.environment)
+            if expect is not None:
+                _unmoved(connection, expect)
             current, _ = self.current(connection)
             plan = diff(desired, current, now, prune=prune, fires=0)
             if plan.conflicts:
@@ -204,7 +220,10 @@ class Store(Database):
     ) -> None:
         added = [desired.schedules[change.name] for change in plan.of("schedule", "add")]
         columns = ("name", "spec", "digest", "enabled", "owner", "origin", "revision_id", "anchor_at",
-                   "created_at", "updated_at", "run_count")
+                   "created_at", "updated_at", "run_count", "last_run_at", "last_due_at")
+        # A new row starts from nothing, or from the run state another beat left (gitbeat import): its last run as
+        # the cursor (due times up to it never fire again) and, for `every`, as the anchor.
+        starts = {item.name: _start(desired.carried.get(item.name), now) for item in added}
         if added and self.dialect == "postgresql":
             stamp = now.astimezone(UTC).isoformat()
             _copy_rows(
@@ -213,7 +232,8 @@ class Store(Database):
                 columns,
                 [
                     (item.name, item.text, item.digest, "t" if item.spec.enabled else "f", OWNER, item.origin,
-                     revision_id, stamp, stamp, stamp, 0)
+                     revision_id, *(_text(value) for value in starts[item.name][:1]), stamp, stamp,
+                     *(_text(value) for value in starts[item.name][1:]))
                     for item in added
                 ],
             )
@@ -222,7 +242,8 @@ class Store(Database):
                 sa.insert(schedules),
                 [
                     dict(zip(columns, (item.name, item.text, item.digest, item.spec.enabled, OWNER, item.origin,
-                                       revision_id, now, now, now, 0), strict=True))
+                                       revision_id, starts[item.name][0], now, now, *starts[item.name][1:]),
+                             strict=True))
                     for item in added
                 ],
             )
@@ -269,6 +290,34 @@ class Store(Database):
                 ])
 
 
+def _state_digest(rows: list[Any]) -> str:
+    return sha("\n".join(f"{name}\0{digest}\0{sha(spec)}\0{enabled}\0{owner}"
+                         for name, digest, spec, enabled, owner in rows))
+
+
+def _latest_and_state(connection: Connection) -> tuple[int | None, str]:
+    latest = connection.execute(sa.select(sa.func.max(revisions.c.id))).scalar()
+    rows = connection.execute(
+        sa.select(schedules.c.name, schedules.c.digest, schedules.c.spec, schedules.c.enabled, schedules.c.owner)
+        .order_by(schedules.c.name)
+    ).all()
+    return latest, _state_digest([tuple(row) for row in rows])
+
+
+def _unmoved(connection: Connection, expect: tuple[int | None, str]) -> None:
+    """Refuse a saved plan whose database moved: a newer revision, or schedule rows edited since."""
+    revision, state = _latest_and_state(connection)
+    if revision != expect[0]:
+        raise StoreError(
+            f"the database moved since the plan was made: it is at revision {revision}, the plan was made "
+            f"against {f'revision {expect[0]}' if expect[0] else 'an empty database'}; nothing was changed: plan again"
+        )
+    if state != expect[1]:
+        raise StoreError(
+            "the database's schedules were changed since the plan was made (drift); nothing was changed: plan again"
+        )
+
+
 def _same_environment(connection: Connection, environment: str | None) -> None:
     """A database holds one environment: refuse another's config, in one line."""
     latest = connection.execute(
@@ -282,6 +331,18 @@ def _same_environment(connection: Connection, environment: str | None) -> None:
             f"this database holds {name(latest.environment)}; refusing {name(environment)}: "
             "point --database at that environment's database, or pass the right --env"
         )
+
+
+def _start(run: CarriedRun | None, now: datetime) -> tuple[datetime, int, datetime | None, datetime | None]:
+    """A new row's anchor_at, run_count, last_run_at and last_due_at."""
+    if run is None:
+        return now, 0, None, None
+    return run.anchor_at or now, run.run_count, run.last_run_at, run.last_run_at
+
+
+def _text(value: object) -> object:
+    """A value for COPY's CSV: an instant in ISO form, NULL as nothing."""
+    return value.astimezone(UTC).isoformat() if isinstance(value, datetime) else value
 
 
 def _revision(row: Any) -> Revision:
