@@ -40,6 +40,7 @@ COMMANDS = {
     "dev": "run everything on the embedded default and reload on every edit",
     "serve": "serve the HTTP API and the dashboard",
     "show": "print a saved plan",
+    "import": "import schedules from Celery beat, django-celery-beat, sqlalchemy-celery-beat or RedBeat",
 }
 MODULES = {"import": "import_"}  # a command whose name is a Python keyword lives in another module
 # Commands that hand the arguments after `--` to Celery or Flower.

@@ -81,8 +81,9 @@ def test_plan_apply_round_trip(project: Path, database_url: str) -> None:
     assert '    rate_limit: "100/m" → "50/m"' in lines
     assert "~ queue notifications [restart]" in lines
     assert "    max_priority: 10 → 20" in lines
-    next_line = lines[lines.index('    cron: "0 0 * * *" → "30 1 * * *"') + 1]
-    assert next_line.startswith("    next: ") and "01:30 UTC" in next_line
+    before, after = lines[lines.index('    cron: "0 0 * * *" → "30 1 * * *"') + 1:][:2]
+    assert before.startswith("    next before: ") and "00:00 UTC" in before and "01:30" not in before
+    assert after.startswith("    next after:  ") and "01:30 UTC" in after
     assert lines[-1] == "Plan: 0 to add, 3 to change, 0 to remove."
 
     assert run(project, database_url, "apply").returncode == 0
