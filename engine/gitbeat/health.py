@@ -1,8 +1,9 @@
 """Pure: the health of a schedule (ok, late, failing, stale, paused) from its spec, its runs and its override.
 
 - paused: disabled in the YAML, or paused by an operator;
-- failing: its newest run failed for good (failed or dead-lettered);
-- late: its newest due time, past a grace (1 minute plus its jitter), has no run that started;
+- failing: its newest run a worker took failed for good (failed or dead-lettered);
+- late: its newest due time, past a grace (1 minute plus its jitter), has no run that started
+  (a run just claimed, still queued, is neither: it does not hide a failure, nor start anything);
 - stale: `alert_after` is set and it has not succeeded for that long (since it was applied, if never);
 - ok: none of those.
 """
@@ -65,7 +66,7 @@ def judge(
         return Health("paused", override.describe(), None, last_due)
     if not spec.enabled:
         return Health("paused", f"disabled in the YAML{': ' + spec.note if spec.note else ''}", None, last_due)
-    last = stats.last if stats else None
+    last = stats.last_started if stats else None
     if last is not None and last.state in ("failed", "dead-lettered"):
         error = f": {last.error_type}: {last.error}" if last.error_type else ""
         return Health("failing", f"its run due {last.due_at:%Y-%m-%d %H:%M:%S}Z {last.state}{error}", next_due,
@@ -82,9 +83,7 @@ def judge(
 
 def _started(stats: RunStats | None, due: datetime) -> bool:
     """Whether the run due at `due`, or a later one, started (a run in progress counts: overlap skips)."""
-    if stats is None:
+    last = stats.last_started if stats else None
+    if last is None:
         return False
-    last = stats.last
-    if last.state in ("started", "retrying"):
-        return True
-    return last.due_at >= due and last.state != "queued"
+    return last.state in ("started", "retrying") or last.due_at >= due

@@ -16,7 +16,7 @@ from itertools import islice, takewhile
 from typing import Any
 
 from .applied import AppliedConfig
-from .errors import GitbeatError, UnknownScheduleError
+from .errors import BrokerError, GitbeatError, UnknownScheduleError
 from .sending import Outgoing, Sender, task_id
 from .spec import ScheduleSpec
 from .store import Store
@@ -51,8 +51,16 @@ def applied_schedule(store: Store, name: str) -> Applied:
     return Applied(name, ScheduleSpec.model_validate_json(row.text), config or AppliedConfig(), revision, row.anchor_at)
 
 
-def trigger(store: Store, app: Any, name: str, actor: str, note: str | None, *, source: str = "cli") -> str:
-    """Run the schedule now, once, as a `manual` run; returns its task id."""
+@dataclass(frozen=True)
+class Triggered:
+    """The run a trigger recorded, and why it is not sent yet (None: the broker has it)."""
+
+    task_id: str
+    deferred: str | None
+
+
+def trigger(store: Store, app: Any, name: str, actor: str, note: str | None, *, source: str = "cli") -> Triggered:
+    """Run the schedule now, once, as a `manual` run (recorded first: it runs even if the broker is away now)."""
     schedule = applied_schedule(store, name)
     now = datetime.now(UTC)
     run_id = str(uuid.uuid4())  # each trigger is a run of its own
@@ -60,17 +68,18 @@ def trigger(store: Store, app: Any, name: str, actor: str, note: str | None, *, 
         [NewRun(run_id, name, now, schedule.spec.task, "manual")], schedule.revision, now, actor, "trigger", note,
         {"task_id": run_id, "source": source},
     )
-    _send(store, app, schedule, [Outgoing(run_id, name, now, "manual", schedule.spec)] if recorded else [])
-    return run_id
+    deferred = _send(store, app, schedule, [Outgoing(run_id, name, now, "manual", schedule.spec)] if recorded else [])
+    return Triggered(run_id, deferred)
 
 
 @dataclass(frozen=True)
 class Backfill:
-    """The due times in the range, and the runs recorded and sent for them (none on a dry run)."""
+    """The due times in the range, and the runs recorded for them (none on a dry run)."""
 
     due: list[datetime]
-    sent: list[str]
+    sent: list[str]  # the runs recorded now: sent, unless `deferred`
     already: int
+    deferred: str | None = None  # why the runs are not sent yet (the broker is away): the leading beat sends them
 
 
 def backfill(store: Store, app: Any | None, name: str, start: datetime, end: datetime, actor: str,
@@ -98,8 +107,8 @@ def backfill(store: Store, app: Any | None, name: str, start: datetime, end: dat
     outgoing = [
         Outgoing(r.task_id, name, r.due_at, "backfill", schedule.spec) for r in new_runs if r.task_id in recorded
     ]
-    _send(store, app, schedule, outgoing)
-    return Backfill(due, [run.task_id for run in outgoing], len(due) - len(outgoing))
+    deferred = _send(store, app, schedule, outgoing)
+    return Backfill(due, [run.task_id for run in outgoing], len(due) - len(outgoing), deferred)
 
 
 def pause(store: Store, name: str, actor: str, note: str, duration: float | None, *, source: str = "cli") -> Override:
@@ -114,13 +123,21 @@ def resume(store: Store, name: str, actor: str, note: str | None, *, source: str
     return Operations(store).resume(name, actor, note, datetime.now(UTC), source=source)
 
 
-def _send(store: Store, app: Any, schedule: Applied, outgoing: list[Outgoing]) -> None:
-    """Send recorded runs and mark them sent; if the broker fails, the leading beat sends them later (outbox)."""
+def _send(store: Store, app: Any, schedule: Applied, outgoing: list[Outgoing]) -> str | None:
+    """Send recorded runs and mark them sent; None, or why not (the broker is away: the leading beat sends them).
+
+    The runs are in the ledger before this is called, so a failed send is not a failed
+    trigger: saying "failed" would make the caller retry, and the run would execute twice.
+    """
     if not outgoing:
-        return
+        return None
     from .app import broker_errors
 
-    with broker_errors(app, f"send the runs of {schedule.name}"):
-        # A few runs: publisher confirms, as the app is set up (beat's transactions need a channel of their own)
-        Sender(app, transactional=False).send(outgoing, schedule.config, schedule.revision)
+    try:
+        with broker_errors(app, f"send the runs of {schedule.name}"):
+            # A few runs: publisher confirms, as the app is set up (beat's transactions need a channel of their own)
+            Sender(app, transactional=False).send(outgoing, schedule.config, schedule.revision)
+    except BrokerError as error:
+        return f"{error}; recorded: the leading beat sends it when the broker is back"
     RunLedger(store).mark_sent([run.task_id for run in outgoing], datetime.now(UTC))
+    return None

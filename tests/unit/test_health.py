@@ -21,11 +21,17 @@ def spec(**fields: Any) -> ScheduleSpec:
     return ScheduleSpec.model_validate({"task": "t", "cron": "* * * * *", "timezone": "UTC", **fields})
 
 
-def stats(state: str, due: datetime, *, started: bool = True, success: datetime | None = None,
-          failures: int = 0) -> RunStats:
-    run = Run("id", "s", due, "t", "scheduled", 1, state, due, due, due if started else None, None, "w", 0, 0.1,
-              "ValueError" if state == "failed" else None, "boom" if state == "failed" else None, None)
-    return RunStats(run, success, failures)
+def run(state: str, due: datetime) -> Run:
+    return Run("id", "s", due, "t", "scheduled", 1, state, due, due, None if state == "queued" else due, None, "w", 0,
+               0.1, "ValueError" if state == "failed" else None, "boom" if state == "failed" else None, None)
+
+
+def stats(state: str, due: datetime, *, success: datetime | None = None, failures: int = 0,
+          before: tuple[str, datetime] | None = None) -> RunStats:
+    """The newest run in `state` due at `due`; `before`: the run a worker took before it, when that one is queued."""
+    newest = run(state, due)
+    taken = newest if state != "queued" else run(*before) if before else None
+    return RunStats(newest, success, failures, taken)
 
 
 PAUSE = Override("s", "pause", "Ada", NOW - MINUTE, None, "db maintenance")
@@ -42,7 +48,18 @@ CASES: dict[str, tuple[ScheduleSpec, RunStats | None, Override | None, str, str]
         "its run due 2026-06-01 11:59:00Z has not started",
     ),
     "late: sent but not started": (
-        spec(), stats("queued", DUE, started=False), None, "late", "its run due 2026-06-01 11:59:00Z has not started"
+        spec(), stats("queued", DUE), None, "late", "its run due 2026-06-01 11:59:00Z has not started"
+    ),
+    "late: sent, and the one before too old": (
+        spec(), stats("queued", DUE, before=("succeeded", DUE - MINUTE)), None, "late",
+        "its run due 2026-06-01 11:59:00Z has not started",
+    ),
+    "ok: the newest just claimed, the due one ran": (
+        spec(), stats("queued", NOW, before=("succeeded", DUE)), None, "ok", ""
+    ),
+    "failing: the newest just claimed, the one before failed": (
+        spec(), stats("queued", NOW, before=("failed", DUE), failures=1), None, "failing",
+        "its run due 2026-06-01 11:59:00Z failed: ValueError: boom",
     ),
     "not late within the jitter": (spec(jitter=120), stats("succeeded", DUE - 2 * MINUTE), None, "ok", ""),
     "failing": (

@@ -162,8 +162,11 @@ def trigger(name: str, request: Request, note: str = Form(""),
             who: Principal = Depends(principal)) -> Response:  # noqa: B008
     _operate(who)
     service = _service(request)
-    run_id = operate.trigger(service.store, service.app, name, who.name, note or None, source="dashboard")
-    return _back(name, f"run {run_id} sent")
+    triggered = operate.trigger(service.store, service.app, name, who.name, note or None, source="dashboard")
+    service.refresh()
+    if triggered.deferred:
+        return _back(name, f"run {triggered.task_id} recorded, not sent yet: the broker is away; the beat sends it")
+    return _back(name, f"run {triggered.task_id} sent")
 
 
 @pages.post("/schedules/{name}/pause")

@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, JsonValue
 
 from .. import operate
+from ..app import broker_errors
 from ..durations import parse_duration
-from ..errors import GitbeatError, UnknownScheduleError
 from ..health import HEALTH
 from ..store.runs import Run
 from .auth import Principal
@@ -24,6 +24,7 @@ from .service import Service
 
 router = APIRouter(prefix="/api/v1")
 EDIT_THE_YAML = "definitions live in git: edit the YAML and open a pull request"
+PAGE_LIMIT = 1_000_000  # pages past this are a mistake (and past a bigint offset)
 
 
 def service_of(request: Request) -> Service:
@@ -122,7 +123,8 @@ def send_task(name: str, body: SendTask, request: Request, who: Principal = Depe
                                {"countdown": body.countdown, "eta": body.eta, "priority": body.priority}.items()
                                if value is not None}
     try:
-        result = task.apply_async(args=body.args, kwargs=body.kwargs, **options)
+        with broker_errors(service.app, f"send {name}"):
+            result = task.apply_async(args=body.args, kwargs=body.kwargs, **options)
     except TypeError as error:  # the handler's signature refused the call: nothing was sent
         raise HTTPException(422, str(error)) from None
     return {"task_id": result.id, "task": name, "queue": service.config.task_queue(name)}
@@ -147,7 +149,9 @@ def task_result(task_id: str, request: Request, who: Principal = Depends(princip
 
 @router.post("/results/{task_id}/revoke")
 def revoke(task_id: str, request: Request, who: Principal = Depends(operator)) -> dict[str, Any]:  # noqa: B008
-    service_of(request).app.control.revoke(task_id)
+    service = service_of(request)
+    with broker_errors(service.app, f"revoke {task_id}"):
+        service.app.control.revoke(task_id)
     return {"task_id": task_id, "revoked": True}
 
 
@@ -160,7 +164,7 @@ def list_schedules(
     who: Principal = Depends(principal),  # noqa: B008
     health: str | None = Query(None, pattern="^(" + "|".join(HEALTH) + ")$"),
     queue: str | None = None, file: str | None = None, q: str | None = None,
-    page: int = Query(1, ge=1), per_page: int = Query(100, ge=1, le=1000),
+    page: int = Query(1, ge=1, le=PAGE_LIMIT), per_page: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     service = service_of(request)
     found = service.schedules(health=health, queue=queue, file=file, text=q, page=page, per_page=per_page)
@@ -178,7 +182,8 @@ def _view(service: Service, name: str) -> Any:
 
 @router.get("/schedules/{name}")
 def one_schedule(name: str, request: Request, who: Principal = Depends(principal),  # noqa: B008
-                 runs_page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
+                 runs_page: int = Query(1, ge=1, le=PAGE_LIMIT),
+                 per_page: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
     service = service_of(request)
     view = _view(service, name)
     return {
@@ -191,37 +196,30 @@ def one_schedule(name: str, request: Request, who: Principal = Depends(principal
 
 @router.get("/schedules/{name}/runs")
 def schedule_runs(name: str, request: Request, who: Principal = Depends(principal),  # noqa: B008
-                  page: int = Query(1, ge=1), per_page: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
+                  page: int = Query(1, ge=1, le=PAGE_LIMIT), per_page: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
     service = service_of(request)
     _view(service, name)
     return {"page": page, "runs": [run_json(run) for run in service.runs(name, page, per_page)]}
 
 
-def _act(action: Any) -> Any:
-    """Run an operator action; its user errors are 404/422, never a traceback."""
-    try:
-        return action()
-    except UnknownScheduleError as error:
-        raise HTTPException(404, str(error)) from None
-    except GitbeatError as error:
-        raise HTTPException(422, str(error)) from None
-
-
 @router.post("/schedules/{name}/trigger", status_code=202)
 def trigger(name: str, body: Note, request: Request, who: Principal = Depends(operator)) -> dict[str, Any]:  # noqa: B008
+    """202 with the run's id, also when the broker is away: the run is recorded, and `deferred` says why it waits."""
     service = service_of(request)
-    run_id = _act(lambda: operate.trigger(service.store, service.app, name, who.name, body.note,
-                                          source="api"))
-    return {"task_id": run_id, "schedule": name}
+    triggered = operate.trigger(service.store, service.app, name, who.name, body.note, source="api")
+    service.refresh()
+    return {"task_id": triggered.task_id, "schedule": name, "sent": triggered.deferred is None,
+            "deferred": triggered.deferred}
 
 
 @router.post("/schedules/{name}/backfill")
 def backfill(name: str, body: Backfill, request: Request, who: Principal = Depends(operator)) -> dict[str, Any]:  # noqa: B008
     service = service_of(request)
-    done = _act(lambda: operate.backfill(service.store, None if body.dry_run else service.app, name,
-                                         _aware(body.start), _aware(body.end), who.name, body.note, source="api"))
+    done = operate.backfill(service.store, None if body.dry_run else service.app, name, _aware(body.start),
+                            _aware(body.end), who.name, body.note, source="api")
+    service.refresh()
     return {"due": [moment(d) for d in done.due], "sent": done.sent, "already": done.already,
-            "dry_run": body.dry_run}
+            "dry_run": body.dry_run, "deferred": done.deferred}
 
 
 @router.post("/schedules/{name}/pause")
@@ -231,14 +229,16 @@ def pause(name: str, body: Pause, request: Request, who: Principal = Depends(ope
         duration = parse_duration(body.duration) if body.duration not in (None, "") else None
     except ValueError as error:
         raise HTTPException(422, f"for: {error}") from None
-    override = _act(lambda: operate.pause(service.store, name, who.name, body.note, duration, source="api"))
+    override = operate.pause(service.store, name, who.name, body.note, duration, source="api")
+    service.refresh()  # read your writes: the next GET shows the pause
     return {"schedule": name, "override": override.as_json()}
 
 
 @router.post("/schedules/{name}/resume")
 def resume(name: str, body: Note, request: Request, who: Principal = Depends(operator)) -> dict[str, Any]:  # noqa: B008
     service = service_of(request)
-    resumed = _act(lambda: operate.resume(service.store, name, who.name, body.note, source="api"))
+    resumed = operate.resume(service.store, name, who.name, body.note, source="api")
+    service.refresh()
     return {"schedule": name, "resumed": resumed}
 
 
@@ -293,10 +293,8 @@ def dead_letters(queue: str, request: Request, who: Principal = Depends(principa
     from dataclasses import asdict
 
     from .. import deadletters
-    from ..app import broker_errors
-
     service = service_of(request)
-    target = _act(lambda: deadletters.resolve_queue(queue, service.config))
+    target = deadletters.resolve_queue(queue, service.config)
     with broker_errors(service.app, f"list {target}"):
         letters = deadletters.list_letters(service.app, target)
     return {"queue": target, "letters": [asdict(letter) for letter in letters]}
@@ -305,10 +303,8 @@ def dead_letters(queue: str, request: Request, who: Principal = Depends(principa
 @router.post("/dead-letters/{queue}/replay")
 def replay(queue: str, body: Replay, request: Request, who: Principal = Depends(operator)) -> dict[str, Any]:  # noqa: B008
     from .. import deadletters
-    from ..app import broker_errors
-
     service = service_of(request)
-    target = _act(lambda: deadletters.resolve_queue(queue, service.config))
+    target = deadletters.resolve_queue(queue, service.config)
     selection = deadletters.Selection(frozenset(body.ids), body.task, body.limit)
     with broker_errors(service.app, f"replay {target}"):
         return {"queue": target, "replayed": deadletters.replay(service.app, target, selection)}

@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from .. import __version__
-from ..errors import GitbeatError, UnknownScheduleError
+from ..errors import BrokerError, GitbeatError, StoreError, UnknownScheduleError
 from ..settings import Settings, load_settings
 from .auth import Auth, Principal, parse_tokens
 from .routes import router
@@ -40,9 +40,17 @@ def install(app: FastAPI, service: Service, auth: Auth, *, dashboard: bool = Tru
 
 
 async def _user_error(request: Request, error: Exception) -> Response:
-    """A mistake of the request (an unknown schedule, a range too long): one line, 404 or 422."""
-    status = 404 if isinstance(error, UnknownScheduleError) else 422
-    return JSONResponse({"detail": str(error)}, status_code=status)
+    """One line: 404 for an unknown name, 503 when the broker or the database is away, 422 for the rest."""
+    return JSONResponse({"detail": str(error)}, status_code=status_of(error))
+
+
+def status_of(error: Exception) -> int:
+    """The HTTP status of a gitbeat error: the one place the API decides it."""
+    if isinstance(error, UnknownScheduleError):
+        return 404
+    if isinstance(error, BrokerError | StoreError):
+        return 503
+    return 422
 
 
 def create_app(root: Path | None = None, settings: Settings | None = None) -> FastAPI:

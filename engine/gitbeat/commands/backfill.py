@@ -48,6 +48,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {moment.astimezone(tz):%Y-%m-%d %H:%M:%S %Z}")
     if args.dry_run:
         print(f"{len(done.due)} due time(s) of {args.name} in the range; nothing sent (--dry-run)")
+    elif done.deferred:
+        print(f"backfilled {args.name}: {len(done.sent)} run(s) recorded, not sent yet: {done.deferred}; "
+              f"{done.already} already ran or were sent")
     else:
         print(f"backfilled {args.name}: {len(done.sent)} run(s) sent, {done.already} already ran or were sent")
     return OK

@@ -21,6 +21,9 @@ def run(args: argparse.Namespace) -> int:
     root = Path(args.config)
     store = open_store(args)
     app = configured_app(root, args.database).app
-    run_id = trigger(store, app, args.name, gitinfo.author(root), args.note)
-    print(f"triggered {args.name}: run {run_id} sent (see `gitbeat runs {args.name}`)")
+    triggered = trigger(store, app, args.name, gitinfo.author(root), args.note)
+    if triggered.deferred:
+        print(f"triggered {args.name}: run {triggered.task_id} recorded, not sent yet: {triggered.deferred}")
+    else:
+        print(f"triggered {args.name}: run {triggered.task_id} sent (see `gitbeat runs {args.name}`)")
     return OK

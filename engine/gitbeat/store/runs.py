@@ -74,13 +74,28 @@ class Run:
 _COLUMNS = [runs.c[name] for name in Run.__dataclass_fields__ if name not in ("lag",)]
 
 
+def _newest(condition: sa.ColumnElement[bool]) -> sa.Subquery:
+    """Per schedule, the newest due time among its runs that meet `condition`."""
+    return (
+        sa.select(runs.c.schedule, sa.func.max(runs.c.due_at).label("due_at"))
+        .where(condition)
+        .group_by(runs.c.schedule)
+        .subquery()
+    )
+
+
 @dataclass(frozen=True)
 class RunStats:
-    """A schedule's newest run (not skipped), when it last succeeded, and how many runs failed since."""
+    """A schedule's newest run (not skipped), its newest run a worker took, its last success, the failures since.
+
+    Two newest runs, because a run just claimed is queued for a moment: health judges on the
+    newest run that started (is the schedule late? did it fail?), and shows the newest.
+    """
 
     last: Run
     last_success_at: datetime | None
     failures_since_success: int
+    last_started: Run | None  # the newest run not queued (and not skipped): started, retrying or finished
 
 _START_SQL = """
 UPDATE gitbeat_runs
@@ -229,12 +244,8 @@ class RunLedger:
         """Per schedule: its newest run, its last success and the failures since (for health and metrics)."""
         if not self.store.ensure_schema():
             return {}
-        newest = (
-            sa.select(runs.c.schedule, sa.func.max(runs.c.due_at).label("due_at"))
-            .where(runs.c.state != "skipped")
-            .group_by(runs.c.schedule)
-            .subquery()
-        )
+        newest = _newest(runs.c.state != "skipped")
+        started = _newest(runs.c.state.not_in(("skipped", "queued")))
         success = (
             sa.select(runs.c.schedule, sa.func.max(runs.c.finished_at).label("at"))
             .where(runs.c.state == "succeeded")
@@ -249,18 +260,25 @@ class RunLedger:
             .group_by(runs.c.schedule)
             .subquery()
         )
+        taken = runs.alias("taken")
         query = (
-            sa.select(*_COLUMNS, success.c.at, sa.func.coalesce(failures.c.failed, 0))
+            sa.select(*_COLUMNS, success.c.at, sa.func.coalesce(failures.c.failed, 0),
+                      *(taken.c[column.name] for column in _COLUMNS))
             .join(newest, sa.and_(runs.c.schedule == newest.c.schedule, runs.c.due_at == newest.c.due_at))
             .outerjoin(success, success.c.schedule == runs.c.schedule)
             .outerjoin(failures, failures.c.schedule == runs.c.schedule)
+            .outerjoin(started, started.c.schedule == runs.c.schedule)
+            .outerjoin(taken, sa.and_(taken.c.schedule == started.c.schedule, taken.c.due_at == started.c.due_at,
+                                      taken.c.state.not_in(("skipped", "queued"))))
             .where(runs.c.state != "skipped")
         )
+        width = len(_COLUMNS)
         found: dict[str, RunStats] = {}
         with self.store.connect() as connection:
             for row in connection.execute(query):
-                run = Run(*row[: len(_COLUMNS)])
-                found[run.schedule] = RunStats(run, row[len(_COLUMNS)], int(row[len(_COLUMNS) + 1]))
+                run = Run(*row[:width])
+                taken_run = Run(*row[width + 2:]) if row[width + 2] is not None else None
+                found[run.schedule] = RunStats(run, row[width], int(row[width + 1]), taken_run)
         return found
 
     def finished_since(self, moment: datetime, limit: int = 100_000) -> list[Run]:
