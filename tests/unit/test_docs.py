@@ -168,8 +168,8 @@ def test_the_readme_set_up_has_the_two_commands_and_ci_runs_the_second() -> None
     bash = [body for info, body in blocks if info == "bash"]
     assert len(bash) == 2, blocks
     assert bash[0].strip().endswith("gitbeat dev")
-    ci_last_line = (ROOT / ".ci" / "run").read_text(encoding="utf-8").rstrip("\n").splitlines()[-1]
-    assert bash[1] == ci_last_line + "\n"
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert bash[1].rstrip("\n") in ci_lines, "CI does not run the README's test command verbatim"
 
 
 def test_dotenv_is_ignored() -> None:

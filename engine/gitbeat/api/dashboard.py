@@ -20,7 +20,7 @@ from .. import operate
 from ..durations import parse_duration
 from ..errors import GitbeatError
 from ..health import HEALTH
-from ..timing import fire_times, zone
+from ..timing import next_fire, zone
 from .auth import COOKIE, SESSION_SECONDS, Principal
 from .security import auth_of, principal
 from .service import Service
@@ -28,6 +28,7 @@ from .service import Service
 pages = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TIMELINE_HOURS = 24
+TIMELINE_MARKS = 500  # marks on the bar in all; a 1,200-pixel bar shows no more
 
 
 def _service(request: Request) -> Service:
@@ -107,24 +108,34 @@ def schedules_page(request: Request, health: str | None = None, q: str | None = 
     now = datetime.now(UTC)
     counts = {word: sum(v.health.word == word for v in service.views()) for word in HEALTH}
     return _render(request, "schedules.html", who, found=found, health=health or "", q=q or "", queue=queue or "",
-                   counts=counts, timeline=_timeline(service, now), service=service,
+                   counts=counts, timeline=_timeline(found.items, now), service=service,
                    pages=max(1, -(-found.total // found.per_page)))
 
 
-def _timeline(service: Service, now: datetime) -> list[dict[str, Any]]:
-    """The fires of the next 24 hours, as positions on a day-long bar (at most 500 marks)."""
+def _timeline(views: list[Any], now: datetime) -> list[dict[str, Any]]:
+    """The fires of the next 24 hours of the schedules shown, as positions on a day-long bar.
+
+    Each schedule gets an even share of TIMELINE_MARKS, spread over the whole day: a schedule
+    firing every second is a band across the bar, not 500 marks in its first minutes that
+    leave none for the others.
+    """
     end = now + timedelta(hours=TIMELINE_HOURS)
+    due = [view for view in views if view.health.next_due is not None and view.health.next_due <= end]
+    share = max(1, TIMELINE_MARKS // max(1, len(due)))
+    spacing = (end - now) / share
     marks: list[dict[str, Any]] = []
-    for view in service.views():
-        if view.health.next_due is None or view.health.next_due > end:
-            continue
-        for moment in fire_times(view.spec, view.timezone, now, view.anchor):
-            if moment > end or len(marks) >= 500:
+    for view in due:
+        anchor = view.anchor or now
+        after, placed = now, 0
+        while placed < share:
+            moment = next_fire(view.spec, view.timezone, after, anchor)
+            if moment is None or moment > end:
                 break
             marks.append({"name": view.name, "at": moment, "left": (moment - now) / (end - now) * 100,
                           "health": view.health.word})
-        if len(marks) >= 500:
-            break
+            placed += 1
+            # the next mark: the first fire at or after the next slot of the share, never the same one again
+            after = max(moment, now + placed * spacing - timedelta(microseconds=1))
     return sorted(marks, key=lambda mark: mark["at"])
 
 
