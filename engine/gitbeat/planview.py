@@ -10,21 +10,13 @@ from .durations import format_duration
 from .planner import SYMBOLS, Change, FieldChange, Plan
 from .spec import ScheduleSpec
 from .timing import zone
+from .timingwords import when
 
 JSON_VERSION = 1
 
 
 def _value(value: Any) -> str:
     return "(unset)" if value is None else json.dumps(value, sort_keys=True)
-
-
-def _when(moment: datetime, timezone: str | None) -> str:
-    utc = moment.astimezone(UTC)
-    # Seconds only when there are some: `every: 10s` showed "01:30, 01:30, 01:30".
-    clock = "%H:%M:%S" if utc.second or utc.microsecond else "%H:%M"
-    if timezone in (None, "UTC"):
-        return f"{utc:%Y-%m-%d {clock}} UTC"
-    return f"{moment.astimezone(zone(timezone)):%Y-%m-%d {clock} %Z} ({utc:{clock}} UTC)"
 
 
 def describe(schedule: ScheduleSpec) -> str:
@@ -70,7 +62,7 @@ def _fire_list(moments: list[datetime], timezone: str | None) -> str:
         local = moment.astimezone(zone(timezone)) if timezone else moment
         note = " [after a DST change]" if offset is not None and local.utcoffset() != offset else ""
         offset = local.utcoffset()
-        shown.append(_when(moment, timezone) + note)
+        shown.append(when(moment, timezone) + note)
     return ", ".join(shown) if shown else "none"
 
 

@@ -493,7 +493,7 @@ def test_schedules_are_listed_with_filters_and_pages(deployment: Deployment) -> 
         assert (everything["total"], everything["page"], everything["per_page"]) == (4, 1, 100)
         assert sorted(s["name"] for s in everything["schedules"]) == NAMES
         yearly = next(s for s in everything["schedules"] if s["name"] == "yearly")
-        assert yearly["task"] == "exec.record" and yearly["timing"] == 'cron "0 0 1 1 *"'
+        assert yearly["task"] == "exec.record" and yearly["timing"] == "on 1 January at 00:00"
         assert yearly["timezone"] == "UTC" and yearly["queue"] == "work" and yearly["enabled"] is True
         a_yaml = deployment.cluster.project / "schedules" / "a.yaml"
         assert yearly["origin"] == f"schedules/a.yaml:{yaml_line(a_yaml, 'yearly')}"
@@ -525,7 +525,7 @@ def test_one_schedule_with_spec_origin_next_fires_and_runs(deployment: Deploymen
         one = reader.get("/api/v1/schedules/tick").json()
         schedules = deployment.cluster.project / "schedules"
         assert one["origin"] == f"schedules/a.yaml:{yaml_line(schedules / 'a.yaml', 'tick')}"
-        assert one["timing"] == "every 1s"
+        assert one["timing"] == "every second"
         assert one["spec"] == {"task": "exec.record", "every": 1, "timezone": "UTC", "args": ["tick"], "kwargs": {},
                                "enabled": True, "overlap": "allow", "catchup": "latest"}
         fires = [datetime.fromisoformat(fire["utc"]) for fire in one["next_fires"]]

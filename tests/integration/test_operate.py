@@ -14,6 +14,7 @@ import pytest
 
 from tests.integration.cluster import HANDLER, Cluster
 from tests.integration.conftest import rabbitmq_available
+from tests.unit.test_error_path import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -142,6 +143,23 @@ def test_trigger_routes_the_run_as_beat_would(cluster: Cluster) -> None:
     assert message.delivery_info["routing_key"] == "parked"
     (state, trigger, note), = cluster.query("SELECT state, trigger, note FROM gitbeat_runs WHERE task_id = %s", run_id)
     assert (trigger, note) == ("manual", "now please") and state == "queued"
+
+
+def test_a_trigger_while_the_broker_is_away_is_recorded_and_runs_once_when_beat_sends_it(cluster: Cluster) -> None:
+    """Not an error that invites a retry (a retry would be a second run): recorded, then sent from the outbox."""
+    away = free_port()
+    cluster.extra["CELERY_BROKER_URL"] = f"amqp://guest:guest@127.0.0.1:{away}//"
+    out = cluster.gitbeat("trigger", "yearly", "--note", "broker down")
+    del cluster.extra["CELERY_BROKER_URL"]
+    run_id = out.split(": run ")[1].split()[0]
+    assert f"run {run_id} recorded, not sent yet: cannot reach the broker at amqp://guest:***@127.0.0.1:{away}//" \
+        in out and "the leading beat sends it when the broker is back" in out
+    assert cluster.query("SELECT state, sent_at FROM gitbeat_runs WHERE task_id = %s", run_id) == [("queued", None)]
+    cluster.start("worker")
+    cluster.start("beat")
+    wait_for(lambda: cluster.query("SELECT state FROM gitbeat_runs WHERE task_id = %s", run_id) == [("succeeded",)],
+             cluster, timeout=40)
+    assert cluster.query("SELECT count(*) FROM executions WHERE schedule = 'yearly'") == [(1,)]
 
 
 def test_backfill_runs_each_due_time_once_however_often_repeated(cluster: Cluster) -> None:

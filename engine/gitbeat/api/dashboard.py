@@ -7,6 +7,7 @@ CSRF token, for a logged-in operate token (or anyone on an open, local-only serv
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from .. import operate
-from ..durations import parse_duration
+from ..durations import format_duration, parse_duration
 from ..errors import GitbeatError
 from ..health import HEALTH
+from ..spec import ScheduleSpec
 from ..timing import next_fire, zone
+from ..timingwords import when
 from .auth import COOKIE, SESSION_SECONDS, Principal
 from .security import auth_of, principal
 from .service import Service
@@ -29,6 +32,8 @@ pages = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TIMELINE_HOURS = 24
 TIMELINE_MARKS = 500  # marks on the bar in all; a 1,200-pixel bar shows no more
+# ScheduleSpec's durations, stored as seconds: the schedule page shows them as YAML spells them (`every: 5m`).
+DURATION_FIELDS = ("every", "alert_after", "expires", "jitter", "catchup_window")
 
 
 def _service(request: Request) -> Service:
@@ -60,11 +65,20 @@ def _relative(moment: datetime | None, now: datetime) -> str:
     return f"in {text}" if seconds >= 0 else f"{text} ago"
 
 
+def _details(detail: dict[str, Any]) -> str:
+    """An audit row's detail as 'key: value' pairs, unset ones left out: 'source: dashboard · until: …'."""
+    return " · ".join(
+        f"{key.replace('_', ' ')}: {value if isinstance(value, str) else json.dumps(value)}"
+        for key, value in detail.items() if value is not None
+    )
+
+
 def _render(request: Request, template: str, who: Principal, **context: Any) -> Response:
     session = request.cookies.get(COOKIE)
     return templates.TemplateResponse(request, template, {
         "who": who, "csrf": auth_of(request).csrf(session), "now": datetime.now(UTC), "local": _local,
-        "relative": _relative, "health_words": HEALTH, "open_server": auth_of(request).open, **context,
+        "relative": _relative, "details": _details, "health_words": HEALTH, "open_server": auth_of(request).open,
+        **context,
     })
 
 
@@ -149,13 +163,23 @@ def schedule_page(name: str, request: Request, page: int = 1,
     if view is None:
         raise HTTPException(404, f"no schedule named {name!r} is applied")
     return _render(request, "schedule.html", who, view=view, service=service, runs=service.runs(name, max(page, 1)),
-                   fires=service.fire_times(view), origin=service.origins().get(name, ""), page=max(page, 1),
-                   spec_yaml=_yaml(view.spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True)))
+                   fires=_fires(service.fire_times(view), view.timezone), origin=service.origins().get(name, ""),
+                   page=max(page, 1), spec_yaml=_spec_yaml(view.spec))
 
 
-def _yaml(data: dict[str, Any]) -> str:
+def _fires(fires: list[dict[str, Any]], timezone: str) -> list[dict[str, Any]]:
+    """The next fire times as the plan shows them, '2026-12-03 02:30 CET (01:30 UTC)', each with its DST note."""
+    return [{"when": when(datetime.fromisoformat(fire["utc"]), timezone), "note": fire["note"]} for fire in fires]
+
+
+def _spec_yaml(spec: ScheduleSpec) -> str:
+    """The schedule as applied, in YAML, its durations spelled as in the files (`every: 1s`, not `every: 1`)."""
     import yaml
 
+    data = spec.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    for key in DURATION_FIELDS:
+        if key in data:
+            data[key] = format_duration(getattr(spec, key))
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False).strip()
 
 

@@ -19,13 +19,13 @@ from ..applied import AppliedConfig
 from ..live import LiveConfig
 from ..loader import Config, load_config
 from ..overview import Overview, ScheduleView
-from ..planview import describe
 from ..settings import Settings, database_url
 from ..store import Store
 from ..store.beat import BeatStore, beat_processes
 from ..store.operate import Operations
 from ..store.runs import Run, RunLedger
 from ..timing import fire_times, zone
+from ..timingwords import in_words
 
 REFRESH_SECONDS = 2.0
 
@@ -151,7 +151,8 @@ class Service:
         return RunLedger(self.store).list(name, limit=per_page, offset=(page - 1) * per_page)
 
     def describe(self, view: ScheduleView) -> str:
-        return describe(view.spec)
+        """When the schedule fires, in words ('every day at 02:30'); its timezone is shown beside them."""
+        return in_words(view.spec)
 
     # --- status ---------------------------------------------------------------------
 
