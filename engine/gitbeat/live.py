@@ -43,8 +43,9 @@ class LiveConfig:
 
         if self._store is None or self._store_pid != os.getpid():  # never share a connection across fork
             self._store, self._store_pid = Store(self.database_url, readonly=True), os.getpid()
-        if not self._store.ensure_schema():
-            return None, None
+        latest = self._store.latest_revision()  # checked every second: read the whole config only when it moved
+        if latest is None or latest == self.revision:
+            return latest, None
         return BeatStore(self._store).revision_config()
 
     def refresh(self) -> AppliedConfig | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,12 +30,15 @@ LAG_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.
 class StoreCollector(Collector):
     """Schedules' health, last success and last run, runs by outcome and lag, the revision: read from the store."""
 
-    def __init__(self, store: Store, overview: Overview | None = None) -> None:
+    def __init__(self, store: Store, overview: Overview | None = None,
+                 views: Callable[[datetime], list[Any]] | None = None) -> None:
+        """`views`: the schedules' overview at a moment (a server passes its snapshot's); else computed per scrape."""
         from .overview import Overview
 
         self.store = store
         self.ledger = RunLedger(store)
         self.overview = overview or Overview(store)
+        self.views = views or self.overview.schedules
         self._lock = threading.Lock()
         self._watermark = datetime.now(UTC)
         self._runs: dict[tuple[str, str], int] = defaultdict(int)
@@ -46,7 +49,7 @@ class StoreCollector(Collector):
         now = datetime.now(UTC)
         with self._lock:
             self._count_finished()
-            views = self.overview.schedules(now)
+            views = self.views(now)
             yield from self._schedule_metrics(views)
             yield from self._run_metrics()
         yield from self._revision()

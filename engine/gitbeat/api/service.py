@@ -31,6 +31,26 @@ REFRESH_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
+class Snapshot:
+    """The schedules' overview as of one refresh, indexed for the requests that read it."""
+
+    views: list[ScheduleView]
+    by_name: dict[str, ScheduleView]
+    search: dict[str, str]  # name → the lowercase text a search matches: name, task, description
+    origins: dict[str, str]  # name → file:line, as apply recorded it
+    revision: int | None
+
+    @classmethod
+    def of(cls, views: list[ScheduleView], origins: dict[str, str], revision: int | None) -> Snapshot:
+        return cls(views, {view.name: view for view in views},
+                   {view.name: f"{view.name} {view.spec.task} {view.spec.description or ''}".lower() for view in views},
+                   origins, revision)
+
+
+EMPTY = Snapshot([], {}, {}, {}, None)
+
+
+@dataclass(frozen=True)
 class Page:
     items: list[Any]
     total: int
@@ -53,9 +73,8 @@ class Service:
         register_tasks(self.app, config, root)  # a send is checked against the handler, as in a web app
         self.live = LiveConfig(self.app, root, database_url(settings, root), revision, config)
         self.overview = Overview(self.store)
-        self._views: list[ScheduleView] = []
-        self._views_at = 0.0
-        self._lock = threading.Lock()
+        self.snapshot = EMPTY  # replaced whole by each refresh: readers need no lock
+        self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
         self._files: tuple[float, Config | None] = (0.0, None)
 
@@ -77,9 +96,14 @@ class Service:
                 continue
 
     def refresh(self) -> None:
-        views = self.overview.schedules(datetime.now(UTC))
-        with self._lock:
-            self._views, self._views_at = views, time.monotonic()
+        """A new snapshot of every schedule's health, next and last run (origins reread only after an apply)."""
+        with self._refresh_lock:
+            views = self.overview.schedules(datetime.now(UTC))
+            revision = self.store.latest_revision()
+            previous = self.snapshot
+            origins = previous.origins if revision == previous.revision and previous.origins else \
+                BeatStore(self.store).origins()
+            self.snapshot = Snapshot.of(views, origins, revision)
 
     @property
     def config(self) -> AppliedConfig:
@@ -100,38 +124,34 @@ class Service:
     # --- schedules ------------------------------------------------------------------
 
     def views(self) -> list[ScheduleView]:
-        with self._lock:
-            return self._views
+        return self.snapshot.views
 
     def schedules(self, *, health: str | None = None, queue: str | None = None, file: str | None = None,
                   text: str | None = None, page: int = 1, per_page: int = 100) -> Page:
-        origins = self.origins()
+        snapshot = self.snapshot
         config = self.config
+        needle = text.lower() if text is not None else None
         found = [
-            view for view in self.views()
+            view for view in snapshot.views
             if (health is None or view.health.word == health)
             and (queue is None or config.schedule_queue(view.spec) == queue)
-            and (file is None or origins.get(view.name, "").startswith(file))
-            and (text is None or text.lower() in f"{view.name} {view.spec.task} {view.spec.description or ''}".lower())
+            and (file is None or snapshot.origins.get(view.name, "").startswith(file))
+            and (needle is None or needle in snapshot.search[view.name])
         ]
         start = (page - 1) * per_page
         return Page(found[start : start + per_page], len(found), page, per_page)
 
     def view(self, name: str) -> ScheduleView | None:
-        return next((v for v in self.views() if v.name == name), None) or next(
-            (v for v in self.overview.schedules(datetime.now(UTC)) if v.name == name), None
-        )
+        """One schedule from the snapshot, or fresh from the store when it is newer than the snapshot."""
+        found = self.snapshot.by_name.get(name)
+        if found is not None or self.store.stored_schedule(name) is None:  # an unknown name costs one row lookup
+            return found
+        self.refresh()  # applied since the last snapshot
+        return self.snapshot.by_name.get(name)
 
     def origins(self) -> dict[str, str]:
         """Where each schedule is declared (file:line), as the store recorded it at apply."""
-        with self._lock:
-            cached = getattr(self, "_origins", None)
-            if cached is not None and time.monotonic() - cached[0] < REFRESH_SECONDS:
-                return cached[1]
-        origins = BeatStore(self.store).origins()
-        with self._lock:
-            self._origins = (time.monotonic(), origins)
-        return origins
+        return self.snapshot.origins
 
     def fire_times(self, view: ScheduleView, count: int = 10) -> list[dict[str, Any]]:
         """The next fire times, each with its local time and a note where a DST change moves it."""
