@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -108,8 +109,12 @@ def create_app(root: Path | None = None, settings: Settings | None = None) -> Fa
 class Exposition:
     """The metrics page of the service's current snapshot, plain and gzipped, encoded once per snapshot.
 
-    A scrape of 10,000 schedules is 3 MB of text: encoding it per scrape cost a second of CPU.
+    A scrape of 10,000 schedules is 3 MB of text and a few hundred milliseconds to encode. While
+    someone scrapes (a scrape in the last WANTED_SECONDS), each new snapshot is encoded by the
+    refresher, off the request path; a server nobody scrapes encodes nothing.
     """
+
+    WANTED_SECONDS = 120.0
 
     def __init__(self, service: Service) -> None:
         from prometheus_client import CollectorRegistry
@@ -121,8 +126,24 @@ class Exposition:
         self.registry.register(StoreCollector(service.store, service.overview, views=lambda _: service.views()))
         self._lock = threading.Lock()
         self._cached: tuple[object, bytes, bytes] | None = None
+        self._wanted_until = 0.0
+        service.after_refresh.append(self._follow)
 
     def pages(self) -> tuple[bytes, bytes]:
+        """The newest page: encoded by the refresher when it kept up, else now (a first scrape)."""
+        now = time.monotonic()
+        following = now < self._wanted_until  # the refresher encodes each snapshot: the cached one is current
+        self._wanted_until = now + self.WANTED_SECONDS
+        cached = self._cached
+        if cached is None or (cached[0] is not self.service.snapshot and not following):
+            cached = self._encode()
+        return cached[1], cached[2]
+
+    def _follow(self) -> None:
+        if time.monotonic() < self._wanted_until:
+            self._encode()
+
+    def _encode(self) -> tuple[object, bytes, bytes]:
         import gzip
 
         from prometheus_client import generate_latest
@@ -132,7 +153,7 @@ class Exposition:
             if self._cached is None or self._cached[0] is not snapshot:
                 body = generate_latest(self.registry)
                 self._cached = (snapshot, body, gzip.compress(body, compresslevel=1))
-            return self._cached[1], self._cached[2]
+            return self._cached
 
 
 def _readiness(service: Service) -> list[str]:

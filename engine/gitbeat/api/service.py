@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -74,6 +75,7 @@ class Service:
         self.live = LiveConfig(self.app, root, database_url(settings, root), revision, config)
         self.overview = Overview(self.store)
         self.snapshot = EMPTY  # replaced whole by each refresh: readers need no lock
+        self.after_refresh: list[Callable[[], None]] = []  # run in the refresher, after each new snapshot
         self._refresh_lock = threading.Lock()
         self._stopping = threading.Event()
         self._files: tuple[float, Config | None] = (0.0, None)
@@ -104,6 +106,8 @@ class Service:
             origins = previous.origins if revision == previous.revision and previous.origins else \
                 BeatStore(self.store).origins()
             self.snapshot = Snapshot.of(views, origins, revision)
+        for follow in self.after_refresh:
+            follow()
 
     @property
     def config(self) -> AppliedConfig:
