@@ -17,8 +17,11 @@ from .durations import parse_duration
 from .errors import SettingsError
 
 STATE_DIR = ".gitbeat"
-STORE_BACKENDS = ("sqlite", "postgresql")  # the databases the store runs on
-DRIVERS = {"postgresql": "postgresql+psycopg2"}  # a URL without a driver gets gitbeat's (SQLAlchemy 2.1: psycopg 3)
+STORE_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")  # the databases the store runs on
+SUPPORTED = "SQLite (sqlite:///…), PostgreSQL (postgresql://…) or MySQL/MariaDB (mysql://…)"
+# A URL without a driver gets gitbeat's: psycopg2 (SQLAlchemy 2.1 would pick psycopg 3) and PyMySQL (it would pick
+# mysqlclient, which needs a C library); mariadb:// is the same dialect and driver.
+DRIVERS = {"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql", "mariadb": "mysql+pymysql"}
 
 
 class Settings(BaseSettings):
@@ -122,7 +125,7 @@ def _sqlalchemy_url(url: str, setting: str, backends: tuple[str, ...] | None = N
         raise SettingsError(f"{setting}: cannot read {safe_url(url)!r}: {reason}") from None
     backend = parsed.get_backend_name()
     if backends is not None and backend not in backends:
-        raise SettingsError(f"{setting}: {backend!r} is not a database gitbeat can use; use {' or '.join(backends)}")
+        raise SettingsError(f"{setting}: {backend[:40]!r} is not a database gitbeat can use; use {SUPPORTED}")
     if parsed.drivername in DRIVERS:  # as text: rendering the URL again would re-quote its parts
         url = DRIVERS[parsed.drivername] + url[len(parsed.drivername) :]
         parsed = parsed.set(drivername=DRIVERS[parsed.drivername])
@@ -131,8 +134,10 @@ def _sqlalchemy_url(url: str, setting: str, backends: tuple[str, ...] | None = N
     except NoSuchModuleError:
         raise SettingsError(f"{setting}: {parsed.drivername!r} is not a database SQLAlchemy knows") from None
     except ImportError as error:
+        extra = {"mysql": "mysql", "mariadb": "mysql"}.get(parsed.get_backend_name())
+        hint = f": pip install 'gitbeat[{extra}]'" if extra and error.name == "pymysql" else ""
         raise SettingsError(
-            f"{setting}: the driver for {parsed.drivername!r} is not installed ({error.name})"
+            f"{setting}: the driver for {parsed.drivername!r} is not installed ({error.name}){hint}"
         ) from None
     return url
 
@@ -143,7 +148,8 @@ def database_url(settings: Settings, root: Path) -> str:
 
 
 def normalise_database_url(url: str, root: Path, setting: str = "GITBEAT_DATABASE_URL") -> str:
-    """A store URL checked and normalised: psycopg2 for PostgreSQL, SQLite paths under the config root.
+    """A store URL checked and normalised: psycopg2 for PostgreSQL, PyMySQL for MySQL and MariaDB, SQLite paths
+    under the config root.
 
     Nothing is made.
     """
@@ -154,7 +160,8 @@ def normalise_database_url(url: str, root: Path, setting: str = "GITBEAT_DATABAS
 
 
 def result_backend_url(settings: Settings, root: Path) -> str:
-    """Celery result backend URL, with the same PostgreSQL driver and SQLite rules; checked before any worker starts."""
+    """Celery result backend URL, with the same drivers (db+mysql:// is PyMySQL) and SQLite rules; checked before
+    any worker starts."""
     from celery.app.backends import by_url
 
     url = settings.result_backend
@@ -169,7 +176,7 @@ def result_backend_url(settings: Settings, root: Path) -> str:
         scheme = url.split("://", 1)[0] if "://" in url else url
         raise SettingsError(
             f"CELERY_RESULT_BACKEND: {scheme[:40]!r} is not a result backend Celery knows "
-            "(e.g. db+postgresql://…, redis://…, rpc://)"
+            "(e.g. db+postgresql://…, db+mysql://…, redis://…, rpc://)"
         ) from None
     return url
 

@@ -1,7 +1,8 @@
 """A small gitbeat cluster for fault tests: real beat and worker processes made by a factory, and an executions table.
 
 Every run's handler inserts its schedule, due time and task id into `executions` when
-it completes, so a test counts executions per due time: none doubled, none lost.
+it completes, so a test counts executions per due time: none doubled, none lost. The
+store is PostgreSQL or MariaDB (`mysql://`); each has its own way to kill a session.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import psycopg2
 
@@ -25,9 +27,33 @@ HANDLER = '''
 """Counts completed executions in a table of the test's database."""
 import os
 import time
+from datetime import datetime, timezone
+from urllib.parse import unquote, urlsplit
 
 import psycopg2
 from celery import current_task
+
+
+def insert_execution(url, name, due, task_id):
+    if url.startswith("mysql"):  # MariaDB: DATETIME(6) in UTC
+        import pymysql
+
+        parts = urlsplit(url)
+        due = datetime.fromisoformat(due).astimezone(timezone.utc).replace(tzinfo=None)
+        connection = pymysql.connect(host=parts.hostname, port=parts.port or 3306, user=unquote(parts.username or ""),
+                                     password=unquote(parts.password or ""), database=parts.path.lstrip("/"))
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO executions (schedule, due, task_id, pid) VALUES (%s, %s, %s, %s)",
+                           (name, due, task_id, os.getpid()))
+        connection.commit()
+        connection.close()
+        return
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO executions (schedule, due, task_id, pid) VALUES (%s, %s, %s, %s)",
+            (name, due, task_id, os.getpid()),
+        )
+    connection.close()
 
 
 def record(name, seconds=0.0):
@@ -39,13 +65,76 @@ def record(name, seconds=0.0):
         time.sleep(seconds)
         os.unlink(marker)
     request = current_task.request
-    with psycopg2.connect(os.environ["EXECUTIONS_URL"]) as connection, connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO executions (schedule, due, task_id, pid) VALUES (%s, %s, %s, %s)",
-            (name, request.gitbeat_due, request.id, os.getpid()),
-        )
-    connection.close()
+    insert_execution(os.environ["EXECUTIONS_URL"], name, request.gitbeat_due, request.id)
 '''
+
+EXECUTIONS = {
+    "postgresql": "CREATE TABLE executions (schedule text, due timestamptz, task_id text, pid int, "
+                  "at timestamptz DEFAULT clock_timestamp())",
+    "mysql": "CREATE TABLE executions (schedule varchar(200), due datetime(6), task_id varchar(64), pid int, "
+             "at datetime(6) DEFAULT CURRENT_TIMESTAMP(6))",
+}
+
+
+def dbapi_connect(url: str, *, autocommit: bool = True) -> Any:
+    """A plain DBAPI connection to a test's database: psycopg2 for postgresql://, PyMySQL for mysql:// (MariaDB)."""
+    if url.startswith("mysql"):
+        import pymysql
+
+        parts = urlsplit(url)
+        connection = pymysql.connect(
+            host=parts.hostname, port=parts.port or 3306, user=unquote(parts.username or ""),
+            password=unquote(parts.password or ""), database=parts.path.lstrip("/"), autocommit=autocommit,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SET time_zone = '+00:00'")
+        return connection
+    connection = psycopg2.connect(url)
+    connection.autocommit = autocommit
+    return connection
+
+
+def kill_session(admin: Any, url: str, session: int) -> None:
+    """End a database session as an operator would: pg_terminate_backend, or KILL on MariaDB."""
+    with admin.cursor() as cursor:
+        if url.startswith("mysql"):
+            cursor.execute(f"KILL {int(session)}")
+        else:
+            cursor.execute("SELECT pg_terminate_backend(%s)", (session,))
+
+
+def _utc(value: Any) -> Any:
+    """MariaDB's DATETIME comes back without a zone: it holds UTC."""
+    return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
+
+
+def _group_ports(pgid: int) -> set[int]:
+    """The local TCP ports of the sockets that processes of group `pgid` hold (from /proc)."""
+    inodes: set[str] = set()
+    proc = Path("/proc")
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) != pgid:
+                continue
+            for fd in (entry / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (proc / "net" / table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
 
 
 def write_project(root: Path, schedules: int, *, seconds: float = 0.0, every: str = "1s") -> Path:
@@ -74,7 +163,7 @@ class Cluster:
     """Beat and worker processes of one project; everything started is killed at the end."""
 
     project: Path
-    database: str  # postgresql://…
+    database: str  # postgresql://… or mysql://… (MariaDB)
     broker: str  # amqp://…
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     counter: int = 0
@@ -87,8 +176,12 @@ class Cluster:
             "EXECUTIONS_URL": self.database, "MIDTASK_DIR": str(self.project / "midtask"), **self.extra,
         }
 
+    @property
+    def mysql(self) -> bool:
+        return self.database.startswith("mysql")
+
     def gitbeat_url(self) -> str:
-        """The store's URL as gitbeat opens it (psycopg2)."""
+        """The store's URL as gitbeat opens it (psycopg2, PyMySQL)."""
         from gitbeat.settings import normalise_database_url
 
         return normalise_database_url(self.database, self.project)
@@ -102,10 +195,7 @@ class Cluster:
 
     def setup(self) -> None:
         (self.project / "midtask").mkdir()
-        with psycopg2.connect(self.database) as connection, connection.cursor() as cursor:
-            cursor.execute("CREATE TABLE executions (schedule text, due timestamptz, task_id text, pid int, "
-                           "at timestamptz DEFAULT clock_timestamp())")
-        connection.close()
+        self.query(EXECUTIONS["mysql" if self.mysql else "postgresql"])
         self.gitbeat("apply")
 
     def gitbeat(self, *args: str) -> str:
@@ -171,11 +261,46 @@ class Cluster:
                          for p in sorted(self.project.glob("*-*.log")))
 
     def query(self, sql: str, *params: object) -> list[tuple]:
-        with psycopg2.connect(self.database) as connection, connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            found = cursor.fetchall()
-        connection.close()
-        return found
+        """Run one statement (committed) in the test's database; its rows, instants in UTC on either database."""
+        connection = dbapi_connect(self.database)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                found = cursor.fetchall() if cursor.description else []
+        finally:
+            connection.close()
+        return [tuple(_utc(value) for value in row) for row in found]
+
+    def sessions(self, role: str) -> list[tuple[int, bool]]:
+        """The database sessions of this cluster's `role` processes ("beat", "worker"): (id, idle in a transaction).
+
+        PostgreSQL names them (application_name); on MariaDB a session is matched to a
+        process by its client port.
+        """
+        database = self.database.rsplit("/", 1)[1]
+        if not self.mysql:
+            rows = self.query("SELECT pid, state FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+                              database, f"gitbeat {role}")
+            return [(pid, state == "idle in transaction") for pid, state in rows]
+        ports: set[int] = set()
+        for name, process in list(self.processes.items()):
+            if name.startswith(role):
+                ports |= _group_ports(process.pid)
+        rows = self.query(
+            "SELECT p.ID, p.HOST, p.COMMAND = 'Sleep' AND t.trx_id IS NOT NULL FROM information_schema.PROCESSLIST p "
+            "LEFT JOIN information_schema.INNODB_TRX t ON t.trx_mysql_thread_id = p.ID WHERE p.DB = %s", database
+        )
+        return [(session, bool(idle)) for session, host, idle in rows
+                if host and host.rsplit(":", 1)[-1].isdigit() and int(host.rsplit(":", 1)[1]) in ports]
+
+    def kill_session(self, session: int) -> None:
+        connection = dbapi_connect(self.database)
+        try:
+            kill_session(connection, self.database, session)
+        except Exception:  # it ended by itself meanwhile
+            pass
+        finally:
+            connection.close()
 
     def leader_pid(self) -> int | None:
         found = self.query("SELECT pid FROM gitbeat_beats WHERE role = 'leader'")

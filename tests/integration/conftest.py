@@ -1,4 +1,4 @@
-"""Real services for integration tests: a fresh PostgreSQL database per test, and a copy of the example project.
+"""Real services for integration tests: a fresh PostgreSQL or MariaDB database per test, a copy of the example project.
 
 Locally a missing service skips the test; in CI (CI=true) it fails, so nothing hides.
 """
@@ -8,18 +8,23 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import psycopg2
 import pytest
 
 from tests.conftest import CI, PROJECT
+from tests.integration.rabbitnode import RabbitNode, rabbitmq_scripts
 
 AMQP = "amqp://guest:guest@127.0.0.1:5672//"
 PG_HOST = os.environ.get("GITBEAT_TEST_PGHOST", "127.0.0.1")
 PG_USER = os.environ.get("GITBEAT_TEST_PGUSER", "root")
+MARIADB_HOST = os.environ.get("GITBEAT_TEST_MARIADBHOST", "127.0.0.1")
+MARIADB_USER = "root"  # empty password, as .ci/run's MariaDB
 
 
 def _admin() -> psycopg2.extensions.connection:
@@ -48,15 +53,50 @@ def postgres_url() -> Iterator[str]:
         admin.close()
 
 
+def _mariadb_admin() -> Any:
+    import pymysql
+
+    try:
+        return pymysql.connect(host=MARIADB_HOST, port=3306, user=MARIADB_USER, connect_timeout=5, autocommit=True)
+    except pymysql.Error as error:
+        if CI:
+            raise
+        pytest.skip(f"no MariaDB on {MARIADB_HOST}:3306 ({error})")
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A new, empty MariaDB (MySQL) database for this test, dropped afterwards."""
+    name = f"gitbeat_test_{uuid.uuid4().hex[:12]}"
+    admin = _mariadb_admin()
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield f"mysql://{MARIADB_USER}@{MARIADB_HOST}:3306/{name}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'store' / 'gitbeat.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+URL_FIXTURES = {"sqlite": "sqlite_url", "postgresql": "postgres_url", "mysql": "mariadb_url"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def database_url(request: pytest.FixtureRequest) -> str:
-    """Each store test runs on both backends."""
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    """Each store test runs on every backend (mysql: MariaDB)."""
+    return request.getfixturevalue(URL_FIXTURES[request.param])
+
+
+@pytest.fixture(params=["postgresql", "mysql"])
+def server_url(request: pytest.FixtureRequest) -> str:
+    """A database server of its own for this test: PostgreSQL, then MariaDB (the tests of several hosts)."""
+    return request.getfixturevalue(URL_FIXTURES[request.param])
 
 
 @pytest.fixture
@@ -95,13 +135,10 @@ def rabbitmq_available() -> None:
     try:
         with kombu.Connection(AMQP, connect_timeout=5) as connection:
             connection.ensure_connection(max_retries=1)
-    except Exception as error:  # noqa: BLE001 - any failure to connect means the same here
+    except Exception as error:  # any failure to connect means the same here
         if CI:
             raise
         pytest.skip(f"no RabbitMQ at {AMQP}: {error}")
-
-
-from tests.integration.rabbitnode import RabbitNode, rabbitmq_scripts  # noqa: E402
 
 
 @pytest.fixture
@@ -123,3 +160,43 @@ def rabbit_node(tmp_path: Path) -> Iterator[RabbitNode]:
         yield node
     finally:
         node.stop()
+
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], timeout: float, message: str | Callable[[], str] = "",
+               step: float = 0.05) -> T:
+    """Poll `condition` until it returns something truthy and return that; fail with `message` after `timeout` s.
+
+    `message` may be a callable (the logs, say), called only on failure. The last look is at the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            text = message() if callable(message) else message
+            raise AssertionError(f"not within {timeout:.3g}s" + (f": {text}" if text else ""))
+        time.sleep(min(step, remaining))
+    return result
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of group `pgid` still runs. A killed one that init has not reaped yet (a zombie, for a
+    second or so here) has exited: it runs nothing and holds no socket, so it does not count."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if int(group) == pgid and state != "Z":
+            return True
+    return False

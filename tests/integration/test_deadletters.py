@@ -33,7 +33,7 @@ tasks:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, postgres_url: str, rabbitmq_vhost: str) -> Iterator[Cluster]:
+def cluster(tmp_path: Path, server_url: str, rabbitmq_vhost: str) -> Iterator[Cluster]:
     rabbitmq_available()
     root = tmp_path / "project"
     (root / "tasks").mkdir(parents=True)
@@ -41,7 +41,7 @@ def cluster(tmp_path: Path, postgres_url: str, rabbitmq_vhost: str) -> Iterator[
     (root / "handlers.py").write_text("def send(to):\n    return to\n")
     (root / "gitbeat.yaml").write_text("default_queue: default\n")
     (root / "tasks" / "t.yaml").write_text(textwrap.dedent(TASKS))
-    made = Cluster(root, postgres_url, f"amqp://guest:guest@127.0.0.1:5672/{rabbitmq_vhost}")
+    made = Cluster(root, server_url, f"amqp://guest:guest@127.0.0.1:5672/{rabbitmq_vhost}")
     made.setup()
     yield made
     made.close()

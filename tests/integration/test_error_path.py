@@ -1,4 +1,5 @@
-"""The error path against real services: a refused broker login, a read-only database role, an apply killed mid-COPY."""
+"""The error path against real services: a refused broker login, a read-only database role, an apply killed mid-COPY
+(mid multi-row INSERT on MariaDB)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 
 from gitbeat import cli
 from gitbeat.errors import CHANGES, FAILED, OK
-from tests.integration.conftest import PG_HOST, rabbitmq_available
+from tests.integration.cluster import dbapi_connect, kill_session
+from tests.integration.conftest import MARIADB_HOST, PG_HOST, rabbitmq_available
 from tests.integration.test_store import rows, run
 from tests.integration.test_store_faults import big_config, start
 
@@ -37,10 +39,14 @@ def test_a_wrong_rabbitmq_password_is_one_line(
 
 
 @pytest.fixture
-def reader(postgres_url: str) -> Iterator[str]:
+def reader(server_url: str) -> Iterator[str]:
     """A login role that may only SELECT in this test's database (granted now and for tables made later)."""
     role = f"gitbeat_reader_{uuid.uuid4().hex[:8]}"
-    database = postgres_url.rsplit("/", 1)[1]
+    database = server_url.rsplit("/", 1)[1]
+    if server_url.startswith("mysql"):
+        yield from _mariadb_reader(server_url, role, database)
+        return
+    postgres_url = server_url
     owner = psycopg2.connect(postgres_url)
     owner.autocommit = True
     with owner.cursor() as cursor:
@@ -60,20 +66,44 @@ def reader(postgres_url: str) -> Iterator[str]:
         owner.close()
 
 
+def _mariadb_reader(url: str, user: str, database: str) -> Iterator[str]:
+    """A MariaDB user with SELECT on the test's database (on its tables made later too)."""
+    owner = dbapi_connect(url)
+    with owner.cursor() as cursor:
+        cursor.execute(f"CREATE USER '{user}'@'%'")
+        cursor.execute(f"GRANT SELECT ON `{database}`.* TO '{user}'@'%'")
+    try:
+        yield f"mysql://{user}@{MARIADB_HOST}:3306/{database}"
+    finally:
+        with owner.cursor() as cursor:
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        owner.close()
+
+
 def tables(url: str) -> list[str]:
-    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
-        return [name for (name,) in cursor.fetchall()]
+    connection = dbapi_connect(url)
+    try:
+        with connection.cursor() as cursor:
+            if url.startswith("mysql"):
+                cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() "
+                               "ORDER BY table_name")
+            else:
+                cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+            return [name for (name,) in cursor.fetchall()]
+    finally:
+        connection.close()
 
 
 def test_plan_status_and_history_run_with_a_select_only_role(
-    project: Path, postgres_url: str, reader: str, capsys: pytest.CaptureFixture[str]
+    project: Path, server_url: str, reader: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    postgres_url = server_url  # or MariaDB's: a user with SELECT only, in a read-only session
+    driver = "mysql+pymysql" if server_url.startswith("mysql") else "postgresql+psycopg2"
     # Before anything is applied: the plan is every add, and nothing is created.
     assert cli.main(["plan", "--config", str(project), "--database", reader, "--detailed-exitcode"]) == CHANGES
     out, err = capsys.readouterr()
     assert out.endswith("Plan: 12 to add, 0 to change, 0 to remove.\n")
-    assert err.startswith("gitbeat: note: nothing is applied to postgresql+psycopg2://gitbeat_reader_")
+    assert err.startswith(f"gitbeat: note: nothing is applied to {driver}://gitbeat_reader_")
     assert tables(postgres_url) == []
     assert run(project, postgres_url, "apply").returncode == 0
     edited = project / "schedules" / "maintenance.yaml"
@@ -87,44 +117,56 @@ def test_plan_status_and_history_run_with_a_select_only_role(
     # The same role cannot apply: one line, nothing changed.
     assert cli.main(["apply", "--config", str(project), "--database", reader]) == FAILED
     err = capsys.readouterr().err
-    assert err.startswith("gitbeat: error: database error at postgresql+psycopg2://gitbeat_reader_")
+    # PyMySQL calls a denied command an OperationalError: the line says "cannot use" there, as for a refused login.
+    refused = "cannot use the database" if server_url.startswith("mysql") else "database error"
+    assert err.startswith(f"gitbeat: error: {refused} at {driver}://gitbeat_reader_"), err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert rows(postgres_url, project, "SELECT count(*) FROM gitbeat_revisions") == [(1,)]
 
 
-def test_an_apply_killed_mid_copy_is_one_line_and_changes_nothing(project: Path, postgres_url: str) -> None:
+# The apply's bulk write of new rows, waiting for a lock mid-transaction: COPY on PostgreSQL, a multi-row INSERT
+# (behind a metadata lock) on MariaDB.
+BULK_WAITING = {
+    "postgresql": "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'gitbeat' "
+                  "AND wait_event_type = 'Lock' AND query LIKE 'COPY gitbeat_schedules%%'",
+    "mysql": "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND STATE LIKE 'Waiting for table%%' "
+             "AND INFO LIKE 'INSERT INTO gitbeat_schedules%%'",
+}
+
+
+def test_an_apply_killed_mid_copy_is_one_line_and_changes_nothing(project: Path, server_url: str) -> None:
+    postgres_url = server_url
+    mysql = server_url.startswith("mysql")
     assert run(project, postgres_url, "apply").returncode == 0
-    big_config(project, 5000)  # 5,000 new rows: written with COPY
+    big_config(project, 5000)  # 5,000 new rows: written with COPY (one multi-row INSERT on MariaDB)
     database = postgres_url.rsplit("/", 1)[1]
-    admin = psycopg2.connect(postgres_url)
-    admin.autocommit = True
-    blocker = psycopg2.connect(postgres_url)
+    admin = dbapi_connect(postgres_url)
+    blocker = dbapi_connect(postgres_url, autocommit=False)
     with blocker.cursor() as cursor:  # COPY needs ROW EXCLUSIVE: it waits behind SHARE, mid-transaction
-        cursor.execute("LOCK TABLE gitbeat_schedules IN SHARE MODE")
+        cursor.execute("LOCK TABLES gitbeat_schedules READ" if mysql else "LOCK TABLE gitbeat_schedules IN SHARE MODE")
     process = start(project, postgres_url, "apply")
     try:
         deadline = time.monotonic() + 30
         pid = None
         while pid is None and time.monotonic() < deadline and process.poll() is None:
             with admin.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'gitbeat' "
-                    "AND wait_event_type = 'Lock' AND query LIKE 'COPY gitbeat_schedules%%'",
-                    (database,),
-                )
+                cursor.execute(BULK_WAITING["mysql" if mysql else "postgresql"], (database,))
                 found = cursor.fetchone()
             pid = found[0] if found else None
             time.sleep(0.02)
         assert pid is not None, process.communicate(timeout=5)
-        with admin.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        kill_session(admin, postgres_url, pid)
         stdout, stderr = process.communicate(timeout=30)
     finally:
+        if mysql:
+            with blocker.cursor() as cursor:
+                cursor.execute("UNLOCK TABLES")
         blocker.rollback()
         blocker.close()
         admin.close()
+    driver = "mysql+pymysql" if mysql else "postgresql+psycopg2"
     assert process.returncode == FAILED, stdout
-    assert stderr.startswith("gitbeat: error: lost the connection to the database at postgresql+psycopg2://")
+    assert stderr.startswith(f"gitbeat: error: lost the connection to the database at {driver}://"), stderr
     assert stderr.endswith("the transaction was rolled back and nothing was changed\n")
     assert stderr.count("\n") == 1 and "Traceback" not in stderr
     assert rows(postgres_url, project, "SELECT count(*) FROM gitbeat_schedules") == [(3,)]

@@ -1,4 +1,5 @@
-"""Each due time executes once (SPEC §6), counted as completed handler executions under real faults.
+"""Each due time executes once (SPEC §6), counted as completed handler executions under real faults, on PostgreSQL
+and on MariaDB.
 
 Ten `every: 1s`, `catchup: all` schedules run on real beats and workers for 30 s of
 faults; then the executions of every due time in that window are counted: none may
@@ -15,7 +16,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from tests.integration.cluster import Cluster, Tally, during, settle, write_project
@@ -29,9 +29,9 @@ SCHEDULES = 10
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, postgres_url: str, rabbitmq_vhost: str) -> Iterator[Cluster]:
+def cluster(tmp_path: Path, server_url: str, rabbitmq_vhost: str) -> Iterator[Cluster]:
     rabbitmq_available()
-    made = Cluster(write_project(tmp_path / "project", SCHEDULES), postgres_url,
+    made = Cluster(write_project(tmp_path / "project", SCHEDULES), server_url,
                    f"amqp://guest:guest@127.0.0.1:5672/{rabbitmq_vhost}")
     made.setup()
     yield made
@@ -57,24 +57,20 @@ def assert_exactly_once(found: Tally, cluster: Cluster, struck: int) -> None:
     assert found.lost == [], cluster.logs()
 
 
-def kill_sessions(cluster: Cluster, application: str, *, prefer_idle_in_transaction: bool = False) -> None:
-    database = cluster.database.rsplit("/", 1)[1]
-    sessions = cluster.query(
-        "SELECT pid, state FROM pg_stat_activity WHERE datname = %s AND application_name = %s", database, application
-    )
+def kill_sessions(cluster: Cluster, role: str, *, prefer_idle_in_transaction: bool = False) -> None:
+    """End one database session of a beat or a worker: pg_terminate_backend, or KILL <id> on MariaDB."""
+    sessions = cluster.sessions(role)
     if not sessions:
         return
-    waiting = [pid for pid, state in sessions if state == "idle in transaction"]
-    pid = random.choice(waiting if prefer_idle_in_transaction and waiting else [pid for pid, _ in sessions])
-    with psycopg2.connect(cluster.database) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    connection.close()
+    waiting = [session for session, idle_in_transaction in sessions if idle_in_transaction]
+    session = random.choice(waiting if prefer_idle_in_transaction and waiting else [s for s, _ in sessions])
+    cluster.kill_session(session)
 
 
 def test_killing_beat_sessions_in_the_claim_window(cluster: Cluster) -> None:
     """Beat's own sessions (claims, marking sent, leadership) die at random, above all mid-transaction."""
     start = warm_up(cluster)
-    struck = during(FAULT_SECONDS, lambda: kill_sessions(cluster, "gitbeat beat", prefer_idle_in_transaction=True),
+    struck = during(FAULT_SECONDS, lambda: kill_sessions(cluster, "beat", prefer_idle_in_transaction=True),
                     lambda: random.uniform(0.05, 0.4))
     end = datetime.now(UTC) - timedelta(seconds=1)
     assert_exactly_once(settle(cluster, start, end), cluster, struck)
@@ -85,7 +81,7 @@ def test_killing_any_session_at_random(cluster: Cluster) -> None:
     start = warm_up(cluster)
 
     def strike() -> None:
-        kill_sessions(cluster, random.choice(["gitbeat beat", "gitbeat worker"]))
+        kill_sessions(cluster, random.choice(["beat", "worker"]))
 
     struck = during(FAULT_SECONDS, strike, lambda: random.uniform(0.1, 0.5))
     end = datetime.now(UTC) - timedelta(seconds=1)
@@ -107,7 +103,7 @@ def test_three_beats_with_the_leader_killed_again_and_again(cluster: Cluster) ->
     assert_exactly_once(settle(cluster, start, end), cluster, struck)
 
 
-def test_workers_killed_mid_task(tmp_path: Path, postgres_url: str, rabbitmq_vhost: str) -> None:
+def test_workers_killed_mid_task(tmp_path: Path, server_url: str, rabbitmq_vhost: str) -> None:
     """acks_late: a run whose worker dies mid-task executes again, to completion, once.
 
     Each kill strikes a worker while one of its pool processes sleeps in the handler. (A
@@ -115,7 +111,7 @@ def test_workers_killed_mid_task(tmp_path: Path, postgres_url: str, rabbitmq_vho
     success would run it again: no queue can tell that instant from mid-task.)
     """
     rabbitmq_available()
-    cluster = Cluster(write_project(tmp_path / "slow", SCHEDULES, seconds=0.4), postgres_url,
+    cluster = Cluster(write_project(tmp_path / "slow", SCHEDULES, seconds=0.4), server_url,
                       f"amqp://guest:guest@127.0.0.1:5672/{rabbitmq_vhost}")
     cluster.setup()
     try:
@@ -134,9 +130,9 @@ def test_workers_killed_mid_task(tmp_path: Path, postgres_url: str, rabbitmq_vho
         cluster.close()
 
 
-def test_the_broker_restarted_under_beat_and_workers(tmp_path: Path, postgres_url: str, rabbit_node: RabbitNode) -> None:
+def test_the_broker_restarted_under_beat_and_workers(tmp_path: Path, server_url: str, rabbit_node: RabbitNode) -> None:
     """`rabbitmqctl stop_app`/`start_app` on a node of the test's own, again and again, under a beat and two workers."""
-    cluster = Cluster(write_project(tmp_path / "project", SCHEDULES), postgres_url, rabbit_node.url)
+    cluster = Cluster(write_project(tmp_path / "project", SCHEDULES), server_url, rabbit_node.url)
     cluster.setup()
     try:
         start = warm_up(cluster, beats=1, workers=2)

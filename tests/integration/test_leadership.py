@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from gitbeat.settings import normalise_database_url
 from gitbeat.store import Store
-from gitbeat.store.leadership import PostgresLeadership, leadership_for
+from gitbeat.store.leadership import MySQLLeadership, PostgresLeadership, leadership_for
 
 pytestmark = pytest.mark.integration
 
@@ -42,3 +43,61 @@ def test_the_leadership_connection_keeps_the_url_options(postgres_url: str, quer
     finally:
         leadership.close()
         store.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("charset=utf8mb4", {"@@character_set_client": "utf8mb4"}),
+        ("charset=latin1&connect_timeout=3", {"@@character_set_client": "latin1"}),
+    ],
+)
+def test_the_mysql_leadership_connection_keeps_the_url_options(mariadb_url: str, query: str, expected: dict) -> None:
+    """GET_LOCK on a connection of its own, made from the URL as the engine's are; a second beat stands by."""
+    url = normalise_database_url(f"{mariadb_url}?{query}", Path("."))
+    store = Store(url)
+    leadership = leadership_for(store)
+    assert isinstance(leadership, MySQLLeadership)
+    try:
+        assert leadership.acquire() is True
+        with leadership.connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(expected)}, IS_USED_LOCK(%s) = CONNECTION_ID()", (leadership.name,))
+            *values, holds = cursor.fetchone()
+        assert dict(zip(expected, values, strict=True)) == expected
+        assert holds == 1
+        other = MySQLLeadership(Store(url))
+        try:
+            assert other.acquire() is False
+            leadership.close()  # the session ends: its lock goes with it
+            assert other.acquire() is True
+        finally:
+            other.close()
+    finally:
+        leadership.close()
+        store.engine.dispose()
+
+
+def test_a_killed_mysql_session_loses_the_lead_at_once(mariadb_url: str) -> None:
+    """KILL on the leader's session frees the lock at once; the old leader notices at its next tick, not 10 s later."""
+    from tests.integration.cluster import dbapi_connect, kill_session
+
+    url = normalise_database_url(mariadb_url, Path("."))
+    leader, standby = MySQLLeadership(Store(url)), MySQLLeadership(Store(url))
+    admin = dbapi_connect(mariadb_url)
+    try:
+        assert leader.acquire() is True
+        with leader.connection.cursor() as cursor:
+            cursor.execute("SELECT CONNECTION_ID()")
+            (session,) = cursor.fetchone()
+        kill_session(admin, mariadb_url, session)
+        assert standby.acquire() is True
+        deadline = time.monotonic() + 2
+        while leader.held and time.monotonic() < deadline:
+            leader.notified()
+            time.sleep(0.05)
+        assert leader.held is False
+        assert leader.acquire() is False  # it stands by now
+    finally:
+        admin.close()
+        leader.close()
+        standby.close()

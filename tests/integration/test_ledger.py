@@ -93,9 +93,9 @@ def make_cluster(root: Path, database: str, broker: str, schedules: str = SCHEDU
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, postgres_url: str, rabbitmq_vhost: str) -> Iterator[Cluster]:
+def cluster(tmp_path: Path, server_url: str, rabbitmq_vhost: str) -> Iterator[Cluster]:
     rabbitmq_available()
-    made = make_cluster(tmp_path / "project", postgres_url, f"amqp://guest:guest@127.0.0.1:5672/{rabbitmq_vhost}")
+    made = make_cluster(tmp_path / "project", server_url, f"amqp://guest:guest@127.0.0.1:5672/{rabbitmq_vhost}")
     yield made
     made.close()
 
@@ -190,14 +190,14 @@ schedules:
 """
 
 
-def test_overlap_skip_recovers_after_a_lost_message(tmp_path: Path, postgres_url: str, rabbitmq_vhost: str) -> None:
+def test_overlap_skip_recovers_after_a_lost_message(tmp_path: Path, server_url: str, rabbitmq_vhost: str) -> None:
     """The first message is lost (purged); the schedule is busy for its `expires` (3 s), then runs again.
 
     The task ignores its result: the ledger, not the result backend, tells whether a run is busy.
     """
     rabbitmq_available()
     broker = f"amqp://guest:guest@127.0.0.1:5672/{rabbitmq_vhost}"
-    cluster = make_cluster(tmp_path / "project", postgres_url, broker, OVERLAP)
+    cluster = make_cluster(tmp_path / "project", server_url, broker, OVERLAP)
     try:
         cluster.start("beat")
         wait_for(lambda: bool(cluster.query("SELECT 1 FROM gitbeat_runs WHERE sent_at IS NOT NULL")), cluster)
@@ -228,10 +228,34 @@ def test_celerys_backend_cleanup_deletes_expired_results(cluster: Cluster) -> No
     old, recent = claim_and_send(cluster, "ok", due), claim_and_send(cluster, "copied", due)
     wait_for(lambda: len(cluster.query("SELECT 1 FROM celery_taskmeta WHERE task_id IN (%s, %s)", old, recent)) == 2,
              cluster)
-    cluster.query("UPDATE celery_taskmeta SET date_done = now() - interval '2 days' WHERE task_id = %s RETURNING 1",
-                  old)
+    two_days_ago = "now() - INTERVAL 2 DAY" if cluster.mysql else "now() - interval '2 days'"
+    cluster.query(f"UPDATE celery_taskmeta SET date_done = {two_days_ago} WHERE task_id = %s", old)
     app = create_app(cluster.project, cluster.settings(), files_config(cluster.project), name="cleanup")
     cleanup = app.send_task("celery.backend_cleanup")
     wait_for(lambda: not cluster.query("SELECT 1 FROM celery_taskmeta WHERE task_id = %s", old), cluster)
     assert cluster.query("SELECT 1 FROM celery_taskmeta WHERE task_id = %s", recent) == [(1,)]
     assert cleanup.get(timeout=10) is None
+
+
+def test_a_workers_ledger_writes_are_seen_by_everyone_on_every_store(database_url: str, tmp_path: Path) -> None:
+    """The worker's ledger is autocommit, one statement each: each write is committed, on SQLite too (where an
+    explicit BEGIN once opened a transaction that returning the connection rolled back: every run stayed queued)."""
+    from gitbeat.runrecord import ledger_for
+    from gitbeat.settings import normalise_database_url
+
+    url = normalise_database_url(database_url, tmp_path)
+    reader = Store(url)
+    reader.upgrade()
+    due = datetime(2026, 1, 1, tzinfo=UTC)
+    run_id = task_id("nightly", due)
+    try:
+        BeatStore(reader).claim([], [NewRun(run_id, "nightly", due, "exec.record", "manual")], None, due)
+        worker = ledger_for(url)
+        assert worker.start(run_id, "send-1:0", 0, "w1", due) is None
+        assert RunLedger(reader).get(run_id).state == "started"  # type: ignore[union-attr]
+        assert worker.start(run_id, "send-2:0", 0, "w2", due) == "it is running on w1"
+        worker.finish(run_id, "succeeded", due + timedelta(seconds=2))
+        found = RunLedger(reader).get(run_id)
+        assert found is not None and (found.state, found.runtime) == ("succeeded", pytest.approx(2.0, abs=0.01))
+    finally:
+        reader.engine.dispose()

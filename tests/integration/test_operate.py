@@ -66,7 +66,7 @@ schedules:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, postgres_url: str, rabbitmq_vhost: str) -> Iterator[Cluster]:
+def cluster(tmp_path: Path, server_url: str, rabbitmq_vhost: str) -> Iterator[Cluster]:
     rabbitmq_available()
     root = tmp_path / "project"
     (root / "tasks").mkdir(parents=True)
@@ -74,7 +74,7 @@ def cluster(tmp_path: Path, postgres_url: str, rabbitmq_vhost: str) -> Iterator[
     (root / "counting.py").write_text(HANDLER + "\n\ndef broken(name):\n    raise ValueError('broken for good')\n")
     (root / "tasks" / "t.yaml").write_text(textwrap.dedent(TASKS))
     (root / "schedules" / "s.yaml").write_text(textwrap.dedent(SCHEDULES))
-    made = Cluster(root, postgres_url, f"amqp://guest:guest@127.0.0.1:5672/{rabbitmq_vhost}")
+    made = Cluster(root, server_url, f"amqp://guest:guest@127.0.0.1:5672/{rabbitmq_vhost}")
     made.setup()
     yield made
     made.close()
@@ -89,7 +89,8 @@ def wait_for(condition: Callable[[], object], cluster: Cluster, timeout: float =
 
 def dues(cluster: Cluster, schedule: str) -> list[datetime]:
     return [due for (due,) in cluster.query(
-        "SELECT due_at FROM gitbeat_runs WHERE schedule = %s AND trigger IN ('scheduled', 'catchup') ORDER BY due_at",
+        "SELECT due_at FROM gitbeat_runs WHERE schedule = %s AND gitbeat_runs.trigger IN ('scheduled', 'catchup') "
+        "ORDER BY due_at",  # qualified: TRIGGER is a reserved word in MySQL
         schedule)]
 
 
@@ -113,7 +114,8 @@ def test_a_pause_is_honoured_at_once_kept_by_apply_and_resumed_without_catching_
     time.sleep(1.5)
     assert dues(cluster, "tick") == claimed, "apply dropped the pause"
     cluster.gitbeat("resume", "tick", "--note", "done")
-    resumed_at = datetime.now(UTC)
+    # When the resume was recorded, by the audit's own clock: not when the command's process exited.
+    ((resumed_at,),) = cluster.query("SELECT max(at) FROM gitbeat_audit WHERE action = 'resume'")
     wait_for(lambda: len(dues(cluster, "tick")) > len(claimed), cluster)
     time.sleep(1.5)
     after = dues(cluster, "tick")[len(claimed):]
@@ -141,7 +143,8 @@ def test_trigger_routes_the_run_as_beat_would(cluster: Cluster) -> None:
     assert message.headers["gitbeat_trigger"] == "manual" and message.headers["expires"]
     assert message.properties["priority"] == 7
     assert message.delivery_info["routing_key"] == "parked"
-    (state, trigger, note), = cluster.query("SELECT state, trigger, note FROM gitbeat_runs WHERE task_id = %s", run_id)
+    (state, trigger, note), = cluster.query("SELECT state, gitbeat_runs.trigger, note FROM gitbeat_runs WHERE task_id = %s",
+                                              run_id)
     assert (trigger, note) == ("manual", "now please") and state == "queued"
 
 

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from gitbeat.errors import CHANGES, FAILED, OK
+from gitbeat.settings import normalise_database_url
 from tests.conftest import PROJECT
 from tests.unit.test_corpus import Run, in_process
 
@@ -114,7 +115,7 @@ def apply(gitbeat, repo: Path, url: str, *args: str) -> Run:
 
 
 def revisions(url: str) -> int:
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
+    engine = sa.create_engine(normalise_database_url(url, Path(".")))
     try:
         with engine.connect() as connection:
             return connection.execute(sa.text("SELECT count(*) FROM gitbeat_revisions")).scalar_one()
@@ -161,7 +162,7 @@ def test_a_saved_plan_refuses_when_rows_drifted(gitbeat, repo: Path, database_ur
     assert apply(gitbeat, repo, database_url).returncode == OK
     saved = tmp_path / "plan.json"
     assert gitbeat("--config", repo, "--database", database_url, "plan", "--out", saved).returncode == OK
-    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg2://"))
+    engine = sa.create_engine(normalise_database_url(database_url, Path(".")))
     with engine.begin() as connection:
         connection.execute(sa.text("UPDATE gitbeat_schedules SET enabled = false WHERE name = 'health-check'"))
     engine.dispose()

@@ -9,10 +9,11 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from gitbeat.store import APPLY_LOCK
+from gitbeat.store.database import lock_name
+from tests.integration.cluster import dbapi_connect, kill_session
 from tests.integration.test_store import edit, engine, rows, run
 
 pytestmark = pytest.mark.integration
@@ -51,7 +52,8 @@ def test_two_applies_at_once_both_end_correctly(project: Path, database_url: str
     recorded = rows(database_url, project, "SELECT id FROM gitbeat_revisions ORDER BY id")
     assert [str(r[0]) for r in recorded] == applied  # one revision for each successful apply
     # Whichever ran last, the table holds exactly one config's version of health-check.
-    every = rows(database_url, project, "SELECT CAST(spec AS TEXT) FROM gitbeat_schedules WHERE name = 'health-check'")
+    text = "CHAR" if database_url.startswith("mysql") else "TEXT"
+    every = rows(database_url, project, f"SELECT CAST(spec AS {text}) FROM gitbeat_schedules WHERE name = 'health-check'")
     assert len(every) == 1 and ('"every":300' in every[0][0] or '"every":60' in every[0][0])
 
 
@@ -73,6 +75,9 @@ def test_a_held_lock_gives_up_with_a_clear_message(project: Path, database_url: 
     cursor = connection.cursor()
     if database_url.startswith("postgresql"):
         cursor.execute("SELECT pg_advisory_lock(%s)", (APPLY_LOCK,))
+    elif database_url.startswith("mysql"):  # a lock of the session, named after the database
+        cursor.execute("SELECT GET_LOCK(%s, 0)", (lock_name(database_url.rsplit("/", 1)[1], "apply"),))
+        assert cursor.fetchone() == (1,)
     else:
         connection.driver_connection.isolation_level = None
         cursor.execute("BEGIN IMMEDIATE")
@@ -96,49 +101,57 @@ def big_config(project: Path, count: int, every: str = "60s") -> None:
     (project / "schedules" / "bulk.yaml").write_text("\n".join(lines) + "\n")
 
 
-def backend_waiting(admin: psycopg2.extensions.connection, database: str) -> int | None:
-    with admin.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'gitbeat' "
-            "AND wait_event_type = 'Lock'",
-            (database,),
-        )
+def backend_waiting(admin: object, database: str, mysql: bool) -> int | None:
+    """The session of gitbeat's waiting for a row lock: pg_stat_activity, or InnoDB's transactions on MariaDB."""
+    with admin.cursor() as cursor:  # type: ignore[attr-defined]
+        if mysql:
+            cursor.execute(
+                "SELECT t.trx_mysql_thread_id FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p "
+                "ON p.ID = t.trx_mysql_thread_id WHERE p.DB = %s AND t.trx_state = 'LOCK WAIT'",
+                (database,),
+            )
+        else:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'gitbeat' "
+                "AND wait_event_type = 'Lock'",
+                (database,),
+            )
         found = cursor.fetchone()
     return found[0] if found else None
 
 
-def test_a_connection_killed_mid_apply_changes_nothing(project: Path, postgres_url: str) -> None:
+def test_a_connection_killed_mid_apply_changes_nothing(project: Path, server_url: str) -> None:
+    mysql = server_url.startswith("mysql")
     big_config(project, 2000)
-    assert run(project, postgres_url, "apply").returncode == 0
-    before = rows(postgres_url, project, "SELECT name, spec, digest FROM gitbeat_schedules ORDER BY name")
+    assert run(project, server_url, "apply").returncode == 0
+    before = rows(server_url, project, "SELECT name, spec, digest FROM gitbeat_schedules ORDER BY name")
     big_config(project, 4000, every="90s")  # 2,000 changed and 2,000 added
-    database = postgres_url.rsplit("/", 1)[1]
-    admin = psycopg2.connect(postgres_url)
-    admin.autocommit = True
-    blocker = psycopg2.connect(postgres_url)
+    database = server_url.rsplit("/", 1)[1]
+    admin = dbapi_connect(server_url)
+    blocker = dbapi_connect(server_url, autocommit=False)
     with blocker.cursor() as cursor:  # hold one row the apply must update: it blocks mid-transaction
         cursor.execute("SELECT 1 FROM gitbeat_schedules WHERE name = 'bulk-01999' FOR UPDATE")
-    process = start(project, postgres_url, "apply")
+    process = start(project, server_url, "apply")
     try:
         deadline = time.monotonic() + 30
         pid = None
         while pid is None and time.monotonic() < deadline and process.poll() is None:
-            pid = backend_waiting(admin, database)
-            time.sleep(0.05)
+            pid = backend_waiting(admin, database, mysql)
+            time.sleep(0.25 if mysql else 0.05)  # InnoDB refreshes INNODB_TRX only when unread for 0.1 s
         assert pid is not None, process.communicate(timeout=5)
-        with admin.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        kill_session(admin, server_url, pid)  # pg_terminate_backend, or KILL on MariaDB
         stdout, stderr = process.communicate(timeout=30)
     finally:
         blocker.rollback()
         blocker.close()
         admin.close()
+    driver = "mysql+pymysql" if mysql else "postgresql+psycopg2"
     assert process.returncode == 1, stdout
-    assert stderr.startswith("gitbeat: error: lost the connection to the database at postgresql+psycopg2://")
+    assert stderr.startswith(f"gitbeat: error: lost the connection to the database at {driver}://"), stderr
     assert stderr.endswith("the transaction was rolled back and nothing was changed\n")
     assert stderr.count("\n") == 1
-    assert rows(postgres_url, project, "SELECT name, spec, digest FROM gitbeat_schedules ORDER BY name") == before
-    assert rows(postgres_url, project, "SELECT count(*) FROM gitbeat_revisions") == [(1,)]
-    retried = run(project, postgres_url, "apply")
+    assert rows(server_url, project, "SELECT name, spec, digest FROM gitbeat_schedules ORDER BY name") == before
+    assert rows(server_url, project, "SELECT count(*) FROM gitbeat_revisions") == [(1,)]
+    retried = run(project, server_url, "apply")
     assert retried.returncode == 0, retried.stderr
     assert retried.stdout.endswith(": 2000 to add, 2000 to change, 0 to remove.\n")  # ids may skip: sequences

@@ -63,7 +63,7 @@ def assert_one_line(err: str, expected: str) -> None:
 CASES: dict[str, tuple[dict[str, str], list[str], str]] = {
     "database-unknown-scheme": (
         {}, ["plan", "--database", "foo://x"],
-        "--database: 'foo' is not a database gitbeat can use; use sqlite or postgresql",
+        "--database: 'foo' is not a database gitbeat can use; use SQLite (sqlite:///…), PostgreSQL (postgresql://…) or MySQL/MariaDB (mysql://…)",
     ),
     "database-not-a-url": (
         {"GITBEAT_DATABASE_URL": "not a url"}, ["plan"],
@@ -73,9 +73,13 @@ CASES: dict[str, tuple[dict[str, str], list[str], str]] = {
         {"GITBEAT_DATABASE_URL": f"postgresql://root:{SECRET}@127.0.0.1:notaport/x"}, ["status"],
         "GITBEAT_DATABASE_URL: cannot read 'postgresql://root:***@127.0.0.1:notaport/x': the port is not a number",
     ),
-    "database-mysql": (
-        {}, ["apply", "--database", f"mysql://root:{SECRET}@127.0.0.1/test"],
-        "--database: 'mysql' is not a database gitbeat can use; use sqlite or postgresql",
+    "database-oracle": (
+        {}, ["apply", "--database", f"oracle://root:{SECRET}@127.0.0.1/test"],
+        "--database: 'oracle' is not a database gitbeat can use; use SQLite (sqlite:///…), PostgreSQL (postgresql://…) or MySQL/MariaDB (mysql://…)",
+    ),
+    "database-mssql": (
+        {"GITBEAT_DATABASE_URL": f"mssql+pyodbc://sa:{SECRET}@127.0.0.1/test"}, ["status"],
+        "GITBEAT_DATABASE_URL: 'mssql' is not a database gitbeat can use; use SQLite (sqlite:///…), PostgreSQL (postgresql://…) or MySQL/MariaDB (mysql://…)",
     ),
     "database-refused": (
         {}, ["plan", "--database", f"postgresql://root:{SECRET}@127.0.0.1:{{port}}/x"],
@@ -107,7 +111,7 @@ CASES: dict[str, tuple[dict[str, str], list[str], str]] = {
     ),
     "result-backend-unknown": (
         {"CELERY_RESULT_BACKEND": "bogus://x"}, ["worker"],
-        "CELERY_RESULT_BACKEND: 'bogus' is not a result backend Celery knows (e.g. db+postgresql://…, redis://…, rpc://)",
+        "CELERY_RESULT_BACKEND: 'bogus' is not a result backend Celery knows (e.g. db+postgresql://…, db+mysql://…, redis://…, rpc://)",
     ),
     "result-backend-bad-database": (
         {"CELERY_RESULT_BACKEND": f"db+postgresql://u:{SECRET}@h:notaport/x"}, ["beat"],
@@ -250,4 +254,4 @@ def test_plan_on_an_older_schema_says_so(project: Path, capsys: pytest.CaptureFi
 def test_the_console_script_behaves_the_same(make: Callable[[Path], list[str]], project: Path) -> None:
     result = gitbeat(*make(project), cwd=project)
     assert result.returncode == FAILED
-    assert result.stderr == "gitbeat: error: --database: 'foo' is not a database gitbeat can use; use sqlite or postgresql\n"
+    assert result.stderr == "gitbeat: error: --database: 'foo' is not a database gitbeat can use; use SQLite (sqlite:///…), PostgreSQL (postgresql://…) or MySQL/MariaDB (mysql://…)\n"

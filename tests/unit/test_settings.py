@@ -75,6 +75,9 @@ def test_database_flag_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         ("postgresql://u:p@h:5432/d", "postgresql+psycopg2://u:p@h:5432/d"),
         ("postgres://u@h/d", "postgresql+psycopg2://u@h/d"),
         ("postgresql+psycopg2://u@h/d", "postgresql+psycopg2://u@h/d"),
+        ("mysql://u:p@h:3306/d", "mysql+pymysql://u:p@h:3306/d"),
+        ("mariadb://u@h/d?charset=utf8mb4", "mysql+pymysql://u@h/d?charset=utf8mb4"),
+        ("mysql+pymysql://u@h/d", "mysql+pymysql://u@h/d"),
         ("sqlite:////abs/x.db", "sqlite:////abs/x.db"),
         ("sqlite:///:memory:", "sqlite:///:memory:"),
     ],
@@ -88,6 +91,8 @@ def test_database_urls(given: str, expected: str, tmp_path: Path) -> None:
     [
         ("db+postgresql://u@h/d", "db+postgresql+psycopg2://u@h/d"),
         ("db+postgres://u@h/d", "db+postgresql+psycopg2://u@h/d"),
+        ("db+mysql://root@127.0.0.1:3306/r", "db+mysql+pymysql://root@127.0.0.1:3306/r"),
+        ("db+mariadb://root@127.0.0.1/r", "db+mysql+pymysql://root@127.0.0.1/r"),
         ("redis://h:6379/2", "redis://h:6379/2"),
     ],
 )

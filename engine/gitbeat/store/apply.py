@@ -195,7 +195,7 @@ class Store(Database):
                 "text": plan.summary(),
                 "changes": [f"{SYMBOLS[c.action]} {c.kind} {c.name}" for c in plan.changes[:MAX_SUMMARY_CHANGES]],
             }
-            revision_id = connection.execute(
+            inserted = connection.execute(
                 sa.insert(revisions)
                 .values(
                     applied_at=now,
@@ -208,8 +208,9 @@ class Store(Database):
                     summary=json.dumps(summary, sort_keys=True),
                     environment=desired.environment,
                 )
-                .returning(revisions.c.id)
-            ).scalar_one()
+            ).inserted_primary_key  # RETURNING on PostgreSQL, the insert id on MySQL and SQLite
+            assert inserted is not None
+            revision_id = inserted[0]
             self._write_schedules(connection, desired, plan, revision_id, now)
             if self.dialect == "postgresql":
                 connection.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, str(revision_id))))

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from ..applied import AppliedConfig
 from .apply import Store
 from .runs import NewRun
-from .tables import beats, revisions, runs, schedules
+from .tables import Moment, beats, revisions, runs, schedules
 
 _STALE = timedelta(minutes=1)  # a beat not heard from for this long is forgotten
 
@@ -145,6 +145,8 @@ class BeatStore:
         with self.store.connect() as connection:
             if self.store.dialect == "postgresql":
                 return self._claim_postgresql(connection, claims, new_runs, revision, now)
+            if self.store.dialect == "mysql":
+                return self._claim_mysql(connection, claims, new_runs, revision, now)
             won = self._claim_schedules(connection, claims)
             recorded = set()
             for run in new_runs:
@@ -187,6 +189,57 @@ class BeatStore:
         for kind, value in rows:
             (won if kind == "s" else recorded).add(value)
         return won, recorded
+
+    def _claim_mysql(
+        self, connection: Connection, claims: list[Claim], new_runs: list[NewRun], revision: int | None, now: datetime
+    ) -> tuple[set[str], set[str]]:
+        """Four statements for any batch (READ COMMITTED, see database.py).
+
+        The claimed rows are locked (FOR UPDATE, in key order, so two beats wait for each
+        other and never deadlock) and read as last committed; those whose cursor is still
+        before the due time are won, and their run state moves in one UPDATE. A run is
+        then inserted unless the ledger has its id: the lock on its schedule's row keeps
+        any other beat from recording it meanwhile.
+        """
+        by_name = {claim.name: claim for claim in claims}
+        won: set[str] = set()
+        names = sorted(by_name)
+        for start in range(0, len(names), 500):
+            locked = connection.execute(
+                sa.select(schedules.c.name, schedules.c.last_due_at)
+                .where(schedules.c.name.in_(names[start : start + 500]))
+                .order_by(schedules.c.name)
+                .with_for_update()
+            )
+            won |= {name for name, last in locked if last is None or last < by_name[name].first_due}
+        if won:
+            mine = [by_name[name] for name in sorted(won)]
+
+            def each(column: Any, value: Any) -> Any:
+                return sa.case({c.name: value(c) for c in mine}, value=schedules.c.name, else_=column)
+
+            connection.execute(
+                sa.update(schedules).where(schedules.c.name.in_(sorted(won))).values(
+                    last_due_at=each(schedules.c.last_due_at, lambda c: sa.literal(c.cursor, Moment)),
+                    next_due_at=each(schedules.c.next_due_at, lambda c: sa.literal(c.next_due, Moment)),
+                    last_run_at=each(schedules.c.last_run_at, lambda c: sa.literal(c.last_due, Moment)
+                                     if c.count else schedules.c.last_run_at),
+                    run_count=each(schedules.c.run_count, lambda c: schedules.c.run_count + c.count),
+                    last_task_id=each(schedules.c.last_task_id, lambda c: sa.literal(c.task_id, sa.String)
+                                      if c.task_id else schedules.c.last_task_id),
+                )
+            )
+        wanted = {run.task_id: run for run in new_runs if run.schedule in won or run.schedule not in by_name}
+        ids = list(wanted)
+        existing: set[str] = set()
+        for start in range(0, len(ids), 1000):
+            existing |= {task_id for (task_id,) in connection.execute(
+                sa.select(runs.c.task_id).where(runs.c.task_id.in_(ids[start : start + 1000]))
+            )}
+        fresh = [run for task_id, run in wanted.items() if task_id not in existing]
+        if fresh:
+            connection.execute(sa.insert(runs), [_run_values(run, revision, now) for run in fresh])
+        return won, {run.task_id for run in fresh}
 
     def _claim_schedules(self, connection: Connection, claims: list[Claim]) -> set[str]:
         table = schedules

@@ -1,12 +1,17 @@
 """The database under the store: one engine, transactions whose errors are one line, the lock, the schema.
 
 A `readonly` database (plan, status, history, next) never writes: it creates no file,
-folder or table, runs its transactions read-only (PostgreSQL) or `query_only` (SQLite),
+folder or table, runs its transactions read-only (PostgreSQL, MySQL) or `query_only` (SQLite),
 and reads a database gitbeat has not set up as one with nothing applied.
+
+On MySQL and MariaDB every session runs READ COMMITTED (PostgreSQL's default, which the
+store's statements are written for: no gap locks) with its time zone at UTC.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +28,7 @@ from ..errors import StoreError
 from .tables import VERSION_TABLE
 
 APPLY_LOCK = 0x67697462  # "gitb": the advisory lock key of apply and migrations
+MYSQL_NAMES = ("mysql", "mariadb")  # SQLAlchemy's names of the MySQL family (mariadb+pymysql:// names the second)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -42,15 +48,26 @@ def _safe_url(engine: Engine) -> str:
 
 def _first_line(error: BaseException) -> str:
     original = getattr(error, "orig", None) or error
+    args: tuple[Any, ...] = getattr(original, "args", ())
+    if len(args) == 2 and isinstance(args[0], int) and isinstance(args[1], str):
+        original = args[1]  # PyMySQL's (code, message)
     text = str(original).strip().splitlines()
     return text[0] if text else type(original).__name__
 
 
+_LOST = ("terminat", "closed", "server closed", "connection already closed",  # PostgreSQL
+         "Lost connection", "gone away", "Connection was killed")  # MySQL, MariaDB (KILL)
+
+
 def _connection_lost(error: BaseException) -> bool:
     text = _first_line(error)
-    return bool(getattr(error, "connection_invalidated", False)) or any(
-        marker in text for marker in ("terminat", "closed", "server closed", "connection already closed")
-    )
+    return bool(getattr(error, "connection_invalidated", False)) or any(marker in text for marker in _LOST)
+
+
+def lock_name(database: str | None, purpose: str) -> str:
+    """A MySQL user-level lock's name (GET_LOCK): the server has one namespace, so it names the database; ≤ 64."""
+    name = f"gitbeat.{purpose}.{database or ''}"
+    return name if len(name) <= 64 else f"gitbeat.{purpose}.{hashlib.sha256(name.encode()).hexdigest()[:40]}"
 
 
 def _sqlite_file(engine: Engine) -> Path | None:
@@ -82,11 +99,16 @@ class Database:
                        *(["-c synchronous_commit=off"] if not durable else [])]
             if options:
                 connect_args["options"] = " ".join(options)
+        elif url.startswith(MYSQL_NAMES):
+            connect_args["connect_timeout"] = 5
+            connect_args["program_name"] = application_name  # who is who in performance_schema
         # What the URL says wins over gitbeat's defaults (SQLAlchemy lets connect_args win).
         given = sa.engine.make_url(url).query
         self.connect_args = {key: value for key, value in connect_args.items() if key not in given}
         connect_args = self.connect_args
         isolation: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+        if not autocommit and url.startswith(MYSQL_NAMES):
+            isolation = {"isolation_level": "READ COMMITTED"}
         self.engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=pre_ping, **isolation)
         self._file = _sqlite_file(self.engine)
         if self._file is not None and not readonly:
@@ -94,6 +116,8 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_query_only if readonly else _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
+        elif self.dialect == "mysql":
+            event.listen(self.engine, "connect", _mysql_read_only if readonly else _mysql_connect)
         self._schema: str | None = None  # the schema version once known to be usable
 
     def dedicated_connection(self, **overrides: Any) -> Any:
@@ -107,7 +131,12 @@ class Database:
 
     @property
     def dialect(self) -> str:
-        return self.engine.dialect.name
+        """postgresql, sqlite or mysql (MariaDB too)."""
+        name = self.engine.dialect.name
+        return "mysql" if name in MYSQL_NAMES else name
+
+    def lock_name(self, purpose: str) -> str:
+        return lock_name(self.engine.url.database, purpose)
 
     def describe(self) -> str:
         return _safe_url(self.engine)
@@ -138,10 +167,14 @@ class Database:
         try:
             with self.engine.connect() as connection:
                 connection.info["immediate"] = write
-                with connection.begin():
-                    if write:
-                        self._lock(connection)
-                    yield connection
+                try:
+                    with connection.begin():
+                        if write:
+                            self._lock(connection)
+                        yield connection
+                finally:
+                    if write and self.dialect == "mysql":
+                        self._unlock(connection)
         except StoreError:
             raise
         except OperationalError as error:
@@ -163,6 +196,8 @@ class Database:
         return f"cannot use the database at {self.describe()}: {text}"
 
     def _lock(self, connection: Connection) -> None:
+        if self.dialect == "mysql":
+            return self._lock_mysql(connection)
         if self.dialect != "postgresql":
             return  # SQLite: the immediate transaction is the lock
         connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(self.lock_timeout * 1000)}ms'")
@@ -175,6 +210,24 @@ class Database:
                 ) from None
             raise
         connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+
+    def _lock_mysql(self, connection: Connection) -> None:
+        """GET_LOCK: a lock of the session, not of the transaction, so `connect` releases it after the commit.
+
+        Taken before the transaction reads anything, so what it reads is what the last apply committed.
+        """
+        got = connection.execute(
+            sa.select(sa.func.get_lock(self.lock_name("apply"), self.lock_timeout))
+        ).scalar()
+        if got != 1:
+            raise StoreError(f"another gitbeat apply is running; gave up after waiting {self.lock_timeout:g}s")
+
+    def _unlock(self, connection: Connection) -> None:
+        if connection.invalidated or connection.closed:
+            return  # a session that died took its lock with it
+        with contextlib.suppress(DBAPIError):
+            connection.execute(sa.select(sa.func.release_lock(self.lock_name("apply"))))
+            connection.commit()
 
     # --- schema -----------------------------------------------------------------
 
@@ -246,5 +299,23 @@ def _sqlite_query_only(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _mysql_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET time_zone = '+00:00'")  # CURRENT_TIMESTAMP in UTC, as every Moment is
+    cursor.close()
+
+
+def _mysql_read_only(dbapi_connection: Any, _record: Any) -> None:
+    # A reader: the server refuses any write or DDL in this session's transactions.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET time_zone = '+00:00'")
+    cursor.execute("SET SESSION TRANSACTION READ ONLY")
+    cursor.close()
+
+
 def _sqlite_begin(connection: Connection) -> None:
+    # An autocommit statement commits by itself: a BEGIN here would open a transaction that
+    # returning the connection to the pool rolls back, and the write would be lost.
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return
     connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.info.get("immediate") else "BEGIN")

@@ -1,8 +1,9 @@
-"""Which beat leads: a PostgreSQL advisory lock held on a connection of its own, or a file lock on SQLite.
+"""Which beat leads: a lock held on a connection of its own (a PostgreSQL advisory lock, MySQL's GET_LOCK), or a
+file lock on SQLite.
 
 The lock goes when the process dies (the kernel closes its socket or file), so a standby
 takes over without waiting for a lease to run out. On PostgreSQL the same connection
-LISTENs for new revisions.
+LISTENs for new revisions; MySQL has no notifications, so the scheduler polls.
 """
 
 from __future__ import annotations
@@ -93,6 +94,66 @@ class PostgresLeadership:
         self.held = False
 
 
+class MySQLLeadership:
+    """An autocommit connection holding GET_LOCK('gitbeat.beat.<database>'): a lock of the session, released by the
+    server when the session ends (the process died, or an operator ran KILL)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.name = database.lock_name("beat")
+        self.connection: Any = None
+        self.held = False
+        self.verified_at = 0.0
+        self.errors: tuple[type[BaseException], ...] = (database.engine.dialect.loaded_dbapi.Error, OSError)
+
+    def _connect(self) -> Any:
+        if self.connection is None:
+            self.connection = self.database.dedicated_connection(program_name="gitbeat beat")
+            self.connection.autocommit(True)
+            self.held = False
+        return self.connection
+
+    def acquire(self) -> bool:
+        """Lead if nobody does; True while this process leads. Raises StoreError when the database is away."""
+        if self.held and self.connection is not None and time.monotonic() - self.verified_at < VERIFY_INTERVAL:
+            return True
+        try:
+            connection = self._connect()
+            with connection.cursor() as cursor:
+                if self.held:  # the lock lives as long as this session: prove both
+                    cursor.execute("SELECT IS_USED_LOCK(%s) = CONNECTION_ID()", (self.name,))
+                else:
+                    cursor.execute("SELECT GET_LOCK(%s, 0)", (self.name,))
+                self.held = cursor.fetchone()[0] == 1
+        except self.errors as error:
+            self.close()
+            text = str(error.args[1] if len(error.args) == 2 else error).strip().splitlines()
+            raise StoreError(f"lost the leadership connection: {text[0] if text else type(error).__name__}") from None
+        self.verified_at = time.monotonic()
+        return self.held
+
+    def notified(self) -> bool:
+        """Never: MySQL has no notifications. An idle session whose socket turns readable was ended by the server
+        (KILL, a restart): the lock went with it, so this beat leads no more (never blocks)."""
+        sock = getattr(self.connection, "_sock", None)
+        if sock is None:
+            return False
+        try:
+            ended = bool(select.select([sock], [], [], 0)[0])
+        except (OSError, ValueError):
+            ended = True
+        if ended:
+            self.close()
+        return False
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(*self.errors):
+                self.connection.close()
+        self.connection = None
+        self.held = False
+
+
 class FileLeadership:
     """flock() on a file beside the SQLite database: one leader per database file."""
 
@@ -128,8 +189,10 @@ class FileLeadership:
         self.held = False
 
 
-def leadership_for(database: Database) -> PostgresLeadership | FileLeadership:
+def leadership_for(database: Database) -> PostgresLeadership | MySQLLeadership | FileLeadership:
     if database.dialect == "postgresql":
         return PostgresLeadership(database)
+    if database.dialect == "mysql":
+        return MySQLLeadership(database)
     path = database.engine.url.database or "gitbeat.db"
     return FileLeadership(Path(path + ".beat.lock"))

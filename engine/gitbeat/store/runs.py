@@ -114,7 +114,8 @@ WHERE task_id = :task_id AND state IN ('started', 'retrying', 'queued')
 """
 # The seconds from started_at to :now, in each dialect. A success after retries keeps the last failure (COALESCE).
 _RUNTIME = {"postgresql": "EXTRACT(EPOCH FROM (:now - started_at))",
-            "sqlite": "(julianday(:now) - julianday(started_at)) * 86400.0"}
+            "sqlite": "(julianday(:now) - julianday(started_at)) * 86400.0",
+            "mysql": "TIMESTAMPDIFF(MICROSECOND, started_at, :now) / 1e6"}
 
 
 def _statement(sql: str) -> Any:

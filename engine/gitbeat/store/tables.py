@@ -13,7 +13,8 @@ OWNER = "gitbeat"  # the owner of rows gitbeat manages; other rows are never cha
 
 
 class JSONText(TypeDecorator[str]):
-    """JSON kept verbatim: written and read as the text gitbeat produced (JSON type on PostgreSQL)."""
+    """JSON kept verbatim: written and read as the text gitbeat produced (JSON type on PostgreSQL, LONGTEXT on MySQL,
+    whose JSON type would rewrite the text)."""
 
     impl = sa.Text
     cache_ok = True
@@ -23,13 +24,13 @@ class JSONText(TypeDecorator[str]):
 
 
 class Moment(TypeDecorator[datetime]):
-    """A UTC instant on every backend (SQLite keeps no offset)."""
+    """A UTC instant on every backend (SQLite and MySQL's DATETIME(6) keep no offset: they hold UTC)."""
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and dialect.name == "sqlite":
+        if value is not None and dialect.name in ("sqlite", "mysql", "mariadb"):
             return value.astimezone(UTC).replace(tzinfo=None)
         return value
 

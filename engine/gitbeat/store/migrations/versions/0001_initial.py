@@ -6,19 +6,17 @@ Revises:
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from gitbeat.store.migrations.portable import JSON_TEXT, MOMENT, create_table, now
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
-JSON_TEXT = sa.Text().with_variant(postgresql.JSON(), "postgresql")
-MOMENT = sa.DateTime(timezone=True)
-
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "gitbeat_revisions",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("applied_at", MOMENT, nullable=False),
@@ -30,7 +28,7 @@ def upgrade() -> None:
         sa.Column("config", JSON_TEXT, nullable=False),
         sa.Column("summary", JSON_TEXT, nullable=False),
     )
-    op.create_table(
+    create_table(
         "gitbeat_schedules",
         sa.Column("name", sa.String(200), primary_key=True),
         sa.Column("spec", JSON_TEXT, nullable=False),
@@ -40,8 +38,8 @@ def upgrade() -> None:
         sa.Column("origin", sa.String(300)),
         sa.Column("revision_id", sa.Integer),
         sa.Column("anchor_at", MOMENT),
-        sa.Column("created_at", MOMENT, nullable=False, server_default=sa.func.current_timestamp()),
-        sa.Column("updated_at", MOMENT, nullable=False, server_default=sa.func.current_timestamp()),
+        sa.Column("created_at", MOMENT, nullable=False, server_default=now()),
+        sa.Column("updated_at", MOMENT, nullable=False, server_default=now()),
         sa.Column("last_run_at", MOMENT),
         sa.Column("run_count", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_task_id", sa.String(200)),

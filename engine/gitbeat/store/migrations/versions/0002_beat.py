@@ -7,18 +7,17 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
+from gitbeat.store.migrations.portable import MOMENT, add_column, create_table
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-MOMENT = sa.DateTime(timezone=True)
-
 
 def upgrade() -> None:
-    with op.batch_alter_table("gitbeat_schedules") as table:
-        table.add_column(sa.Column("last_due_at", MOMENT))
-    op.create_table(
+    add_column("gitbeat_schedules", sa.Column("last_due_at", MOMENT))
+    create_table(
         "gitbeat_beats",
         sa.Column("id", sa.String(200), primary_key=True),
         sa.Column("hostname", sa.String(200), nullable=False),

@@ -7,16 +7,16 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
+from gitbeat.store.migrations.portable import DOUBLE, MOMENT, create_index, create_table
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-MOMENT = sa.DateTime(timezone=True)
-
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "gitbeat_runs",
         sa.Column("task_id", sa.String(64), primary_key=True),
         sa.Column("schedule", sa.String(200), nullable=False),
@@ -32,14 +32,14 @@ def upgrade() -> None:
         sa.Column("worker", sa.String(300)),
         sa.Column("attempt", sa.String(100)),
         sa.Column("retries", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("runtime", sa.Float),
+        sa.Column("runtime", DOUBLE),
         sa.Column("error_type", sa.String(200)),
         sa.Column("error", sa.String(500)),
         sa.Column("note", sa.String(500)),
     )
-    op.create_index("gitbeat_runs_schedule_due", "gitbeat_runs", ["schedule", "due_at"])
+    create_index("gitbeat_runs_schedule_due", "gitbeat_runs", ["schedule", "due_at"])
     # The outbox: runs claimed but not yet known to be in the broker.
-    op.create_index(
+    create_index(  # MySQL has no partial index: there it covers every row
         "gitbeat_runs_unsent", "gitbeat_runs", ["claimed_at"],
         postgresql_where=sa.text("sent_at IS NULL"), sqlite_where=sa.text("sent_at IS NULL"),
     )

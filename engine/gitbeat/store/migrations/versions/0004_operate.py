@@ -7,16 +7,16 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
+from gitbeat.store.migrations.portable import MOMENT, create_index, create_table
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-MOMENT = sa.DateTime(timezone=True)
-
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "gitbeat_overrides",
         sa.Column("schedule", sa.String(200), primary_key=True),
         sa.Column("kind", sa.String(20), nullable=False),
@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("until", MOMENT),
         sa.Column("note", sa.String(500), nullable=False),
     )
-    op.create_table(
+    create_table(
         "gitbeat_audit",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("at", MOMENT, nullable=False),
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("note", sa.String(500)),
         sa.Column("detail", sa.Text, nullable=False),
     )
-    op.create_index("gitbeat_audit_at", "gitbeat_audit", ["at"])
+    create_index("gitbeat_audit_at", "gitbeat_audit", ["at"])
 
 
 def downgrade() -> None:

@@ -7,6 +7,8 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
+from gitbeat.store.migrations.portable import add_column
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -14,8 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("gitbeat_revisions") as table:
-        table.add_column(sa.Column("environment", sa.String(100)))
+    add_column("gitbeat_revisions", sa.Column("environment", sa.String(100)))
 
 
 def downgrade() -> None:
