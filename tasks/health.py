@@ -16,5 +16,8 @@ def check() -> dict[str, object]:
     heartbeat = Path(os.environ.get("EXAMPLE_HEARTBEAT", ".gitbeat/heartbeat.json"))
     heartbeat.parent.mkdir(parents=True, exist_ok=True)
     status = {"status": "ok", "at": time.time(), "pid": os.getpid()}
-    heartbeat.write_text(json.dumps(status))
+    # Atomically: a reader sees the previous heartbeat or this one, never a half-written file.
+    partial = heartbeat.with_name(f".{heartbeat.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(status))
+    os.replace(partial, heartbeat)
     return status

@@ -2,10 +2,15 @@
 
 Each test gets its own database and queue; a consumer thread records every message
 with the time it arrived, so tests check ids, due times, arrival delays and gaps.
+Tests wait for what they need (messages, log lines, rows) rather than for fixed times,
+and stop a beat once it has sent a run and marked it sent (`settle`): the next claim is
+most of a period away then, so every run it claimed was sent and known to be, the
+ledger's counts are exact, and no later leader sends a run again.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
@@ -15,17 +20,20 @@ import textwrap
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import amqp
 import kombu
 import pytest
+import sqlalchemy as sa
 
 from gitbeat.scheduler import task_id
 from tests.conftest import gitbeat
-from tests.integration.conftest import AMQP, rabbitmq_available
+from tests.integration.conftest import AMQP, rabbitmq_available, wait_until
 from tests.integration.rabbitnode import RabbitNode
 from tests.integration.test_store import rows
 
@@ -48,6 +56,7 @@ class Consumer(threading.Thread):
         super().__init__(daemon=True)
         self.queue = queue
         self.messages: list[Message] = []
+        self.markers: set[str] = set()
         self.stopping = threading.Event()
         self.ready = threading.Event()
 
@@ -65,6 +74,10 @@ class Consumer(threading.Thread):
     def _on_message(self, body: object, message: kombu.Message) -> None:
         arrived = time.time()
         headers = message.headers
+        if "test_marker" in headers:
+            self.markers.add(headers["test_marker"])
+            message.ack()
+            return
         args = body[0] if isinstance(body, list) else []
         self.messages.append(
             Message(headers["id"], headers["gitbeat_schedule"], datetime.fromisoformat(headers["gitbeat_due"]),
@@ -72,8 +85,28 @@ class Consumer(threading.Thread):
         )
         message.ack()
 
+    def wait_for(self, condition: Callable[[list[Message]], bool], timeout: float, logs: Callable[[], str],
+                 what: str) -> list[Message]:
+        """The messages so far, once `condition` holds for them."""
+
+        def arrived() -> list[Message]:
+            messages = list(self.messages)
+            return messages if condition(messages) else []
+
+        return wait_until(arrived, timeout,
+                          lambda: f"{what}; got {[(m.due, m.args) for m in self.messages]}:\n{logs()}")
+
+    def wait_for_count(self, count: int, timeout: float, logs: Callable[[], str]) -> list[Message]:
+        return self.wait_for(lambda messages: len(messages) >= count, timeout, logs, f"{count} message(s)")
+
     def stop(self) -> list[Message]:
-        time.sleep(0.3)
+        """Every message of the queue, by due time. Call it when no beat runs: what a beat sent is in the queue
+        then, and a marker published now arrives after all of it (a queue is FIFO)."""
+        marker = uuid.uuid4().hex
+        with kombu.Connection(AMQP) as connection:
+            connection.Producer().publish({}, exchange=self.queue, routing_key=self.queue, serializer="json",
+                                          headers={"test_marker": marker})
+        wait_until(lambda: marker in self.markers, timeout=10, message="the consumer did not get its marker")
         self.stopping.set()
         self.join(timeout=5)
         return sorted(self.messages, key=lambda m: m.due)
@@ -89,7 +122,7 @@ def queue_name() -> Iterator[str]:
         for queue in (name,):
             try:
                 channel.queue_delete(queue)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
 
@@ -147,7 +180,7 @@ class Beats:
         environment = {**os.environ, "CELERY_BROKER": "rabbitmq", "PYTHONDONTWRITEBYTECODE": "1"}
         if self.broker:
             environment["CELERY_BROKER_URL"] = self.broker
-        log = open(self.project / f"beat-{len(self.processes)}.log", "w")  # noqa: SIM115
+        log = open(self.project / f"beat-{len(self.processes)}.log", "w")
         process = subprocess.Popen(
             [sys.executable, "-m", "gitbeat", "beat", "--config", str(self.project), "--database", self.url],
             cwd=self.project, env=environment, stdout=log, stderr=subprocess.STDOUT, text=True,
@@ -186,14 +219,28 @@ def apply(beats: Beats) -> float:
     return time.time()
 
 
-def wait_for_leader(beats: Beats, timeout: float = 15) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = rows(beats.url, beats.project, "SELECT pid FROM gitbeat_beats WHERE role = 'leader'")
-        if found:
-            return found[0][0]
-        time.sleep(0.1)
-    raise AssertionError("no beat took the lead:\n" + beats.logs())
+def wait_for_leader(beats: Beats, timeout: float = 30) -> int:  # starting takes seconds on a busy machine
+    def leader() -> list[tuple]:
+        try:
+            return rows(beats.url, beats.project, "SELECT pid FROM gitbeat_beats WHERE role = 'leader'")
+        except sa.exc.ProgrammingError:  # a beat started on an empty database has not made its tables yet
+            return []
+
+    return wait_until(leader, timeout, lambda: "no beat took the lead:\n" + beats.logs(), step=0.1)[0][0]
+
+
+def unsent(beats: Beats) -> int:
+    """Runs claimed and not (yet) known to be sent."""
+    return rows(beats.url, beats.project, "SELECT count(*) FROM gitbeat_runs WHERE sent_at IS NULL")[0][0]
+
+
+def settle(beats: Beats) -> None:
+    """Wait until every claimed run is marked sent: call it just after a message arrived, before stopping a beat."""
+    wait_until(lambda: unsent(beats) == 0, timeout=2, message=beats.logs, step=0.02)
+
+
+def roles(beats: Beats) -> list[str]:
+    return [role for (role,) in rows(beats.url, beats.project, "SELECT role FROM gitbeat_beats ORDER BY role")]
 
 
 def assert_unique_and_deterministic(messages: list[Message]) -> None:
@@ -207,17 +254,24 @@ def seconds(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds()
 
 
+def contiguous(messages: list[Message]) -> bool:
+    """A message for every second from the first due time to the last (of an every-1s schedule)."""
+    dues = sorted({m.due for m in messages})
+    return bool(dues) and all(seconds(a, b) == 1.0 for a, b in itertools.pairwise(dues))
+
+
 def test_every_second_fires_on_time_with_deterministic_ids(beats: Beats, consumer: Consumer) -> None:
     apply(beats)
     beats.start()
     wait_for_leader(beats)
-    time.sleep(5)
+    consumer.wait_for_count(4, timeout=5, logs=beats.logs)  # every 1 s: at least 4 in 5 s
+    settle(beats)
     beats.close()
     messages = consumer.stop()
     assert len(messages) >= 4, beats.logs()
     assert_unique_and_deterministic(messages)
     (anchor,) = rows(beats.url, beats.project, "SELECT anchor_at FROM gitbeat_schedules")[0]
-    for earlier, later in zip(messages, messages[1:]):
+    for earlier, later in itertools.pairwise(messages):
         assert seconds(earlier.due, later.due) == 1.0  # anchored: no drift, no gap
     for message in messages[1:]:
         assert seconds(anchor, message.due) % 1 == 0
@@ -231,9 +285,9 @@ def test_three_beats_at_once_send_each_due_time_once(beats: Beats, consumer: Con
     for _ in range(3):
         beats.start()
     wait_for_leader(beats)
-    time.sleep(5)
-    roles = rows(beats.url, beats.project, "SELECT role FROM gitbeat_beats ORDER BY role")
-    assert [r[0] for r in roles] == ["leader", "standby", "standby"]
+    consumer.wait_for_count(4, timeout=5, logs=beats.logs)
+    wait_until(lambda: roles(beats) == ["leader", "standby", "standby"], timeout=5, step=0.1,
+               message=lambda: f"{roles(beats)}\n{beats.logs()}")
     status = gitbeat("status", "--config", beats.project, "--database", beats.url, cwd=beats.project)
     assert sum(" leader, up since " in line for line in status.stdout.splitlines()) == 1
     beats.close()
@@ -241,7 +295,7 @@ def test_three_beats_at_once_send_each_due_time_once(beats: Beats, consumer: Con
     assert len(messages) >= 4
     assert_unique_and_deterministic(messages)
     dues = [m.due for m in messages]
-    assert all(seconds(a, b) == 1.0 for a, b in zip(dues, dues[1:]))
+    assert all(seconds(a, b) == 1.0 for a, b in itertools.pairwise(dues))
 
 
 def test_killing_the_leader_hands_over_within_5s_losing_nothing(
@@ -254,16 +308,20 @@ def test_killing_the_leader_hands_over_within_5s_losing_nothing(
         first, second = beats.start(), beats.start()
         leader_pid = wait_for_leader(beats)
         leader = first if first.pid == leader_pid else second
-        time.sleep(3)
+        consumer.wait_for_count(3, timeout=5, logs=beats.logs)  # it leads and sends
+        settle(beats)
         killed_at = time.time()
         beats.stop(leader, signal.SIGKILL)
-        time.sleep(7)
+        # A run the killed leader claimed but did not send is sent again by the new one 5 s after its claim.
+        consumer.wait_for(
+            lambda messages: contiguous(messages) and max(m.due.timestamp() for m in messages) > killed_at + 4,
+            timeout=7, logs=beats.logs, what="every run up to one due 4 s after the kill")
     finally:
         beats.close()
     messages = consumer.stop()
     assert_unique_and_deterministic(messages)
     dues = [m.due for m in messages]
-    assert all(seconds(a, b) == 1.0 for a, b in zip(dues, dues[1:])), "a due time was lost"
+    assert all(seconds(a, b) == 1.0 for a, b in itertools.pairwise(dues)), "a due time was lost"
     after_kill = [m for m in messages if m.arrived > killed_at]
     assert after_kill, beats.logs()
     assert after_kill[0].arrived - killed_at <= 5.0, "the standby took over too late"
@@ -274,11 +332,13 @@ def test_an_applied_change_is_used_within_half_a_second(beats: Beats, consumer: 
     apply(beats)
     beats.start()
     wait_for_leader(beats)
-    time.sleep(2)
+    consumer.wait_for(lambda messages: any(m.due.timestamp() < time.time() - 1.5 for m in messages), timeout=5,
+                      logs=beats.logs, what="a run due 1.5 s before the change")  # apply takes about 1 s
     schedules = beats.project / "schedules" / "s.yaml"
     schedules.write_text(schedules.read_text().replace("args: [1]", "args: [2]"))
     applied_at = apply(beats)
-    time.sleep(3)
+    consumer.wait_for(lambda messages: len([m for m in messages if m.due.timestamp() >= applied_at + 0.5]) >= 2,
+                      timeout=3, logs=beats.logs, what="two runs due 0.5 s after the change")
     beats.close()
     messages = consumer.stop()
     assert_unique_and_deterministic(messages)
@@ -293,36 +353,62 @@ def sleep_until(moment: float) -> None:
     time.sleep(max(moment - time.time(), 0))
 
 
+PERIOD = 5  # s
+
+
 @pytest.mark.parametrize("catchup", ["latest", "skip"])
 def test_a_restart_catches_up_by_mode(
     tmp_path: Path, postgres_url: str, queue_name: str, consumer: Consumer, catchup: str
 ) -> None:
-    """every 6s: stopped after the first run, restarted so that it leads ~3 s after a missed due time."""
-    project = beat_project(tmp_path / "project", queue_name, every="6s", catchup=catchup)
+    """every 5s: stopped after the first run, so none leads at the second; started again, leading 1.5 s after it
+    (past its on-time second) and 3.5 s before the third.
+
+    No step waits for a process to start, which takes seconds on a busy machine: the first beat leads before
+    the schedule is applied, and the second starts at once and stands by while the test holds the leader lock,
+    which it lets go at that moment.
+    """
+    import psycopg2
+
+    from gitbeat.store.leadership import BEAT_LOCK
+
+    project = beat_project(tmp_path / "project", queue_name, every=f"{PERIOD}s", catchup=catchup)
     beats = Beats(project, postgres_url)
+    lock = psycopg2.connect(postgres_url)
+    lock.autocommit = True
     try:
+        process = beats.start()
+        wait_for_leader(beats)  # before the schedule exists: its first run does not wait for a process to start
         apply(beats)
         (anchor,) = rows(beats.url, beats.project, "SELECT anchor_at FROM gitbeat_schedules")[0]
         anchor = anchor.timestamp()
-        process = beats.start()
-        sleep_until(anchor + 7)
+        consumer.wait_for_count(1, timeout=anchor + PERIOD + 1 - time.time(), logs=beats.logs)
+        settle(beats)
         beats.stop(process)
-        sleep_until(anchor + 12 + 3 - 1.2)  # a beat takes about 1.2 s to lead
-        restarted_at = time.time()
+        with lock.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", (BEAT_LOCK,))
         beats.start()
-        sleep_until(anchor + 19)
+        wait_until(lambda: "stands by" in beats.logs(), timeout=anchor + 3 * PERIOD - 1 - time.time(),
+                   message=beats.logs)
+        sleep_until(anchor + 2 * PERIOD + 1.5)
+        with lock.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", (BEAT_LOCK,))
+        restarted_at = time.time()  # it leads at its next leader check, within a second
+        consumer.wait_for(lambda messages: any(round(m.due.timestamp() - anchor) == 3 * PERIOD for m in messages),
+                          timeout=anchor + 3 * PERIOD + 1 - time.time(), logs=beats.logs, what="the third run")
     finally:
+        lock.close()
         beats.close()
     messages = consumer.stop()
     assert_unique_and_deterministic(messages)
+    first, missed, last = PERIOD, 2 * PERIOD, 3 * PERIOD
     by_due = {round(m.due.timestamp() - anchor): m for m in messages}
-    assert 6 in by_due and 18 in by_due, sorted(by_due)  # the runs before the stop and after the restart
-    assert by_due[18].arrived - (anchor + 18) < 0.5
+    assert first in by_due and last in by_due, sorted(by_due)  # the runs before the stop and after the restart
+    assert by_due[last].arrived - (anchor + last) < 0.5
     if catchup == "latest":
-        assert sorted(by_due) == [6, 12, 18]
-        assert by_due[12].arrived > restarted_at  # sent late, once, by the restarted beat
+        assert sorted(by_due) == [first, missed, last]
+        assert by_due[missed].arrived > restarted_at  # sent late, once, by the restarted beat
     else:
-        assert sorted(by_due) == [6, 18]
+        assert sorted(by_due) == [first, last]
 
 
 def test_the_database_going_away_is_logged_and_survived(beats: Beats, consumer: Consumer) -> None:
@@ -331,20 +417,25 @@ def test_the_database_going_away_is_logged_and_survived(beats: Beats, consumer: 
     apply(beats)
     beats.start()
     wait_for_leader(beats)
-    time.sleep(2)
+    consumer.wait_for_count(2, timeout=5, logs=beats.logs)
     database = beats.url.rsplit("/", 1)[1]
     admin = psycopg2.connect(beats.url.rsplit("/", 1)[0] + "/postgres")
     admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
-    outage = time.time()
-    time.sleep(4)
-    with admin.cursor() as cursor:
-        cursor.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
-    restored = time.time()
-    admin.close()
-    time.sleep(8)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
+        outage = time.time()
+        # Down until beat has failed, waited 1 s, and failed again.
+        wait_until(lambda: beats.logs().count("beat: database unavailable (") >= 2, timeout=4, message=beats.logs)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+        restored = time.time()
+        admin.close()
+    consumer.wait_for(lambda messages: any(m.due.timestamp() > restored + 3 for m in messages), timeout=8,
+                      logs=beats.logs, what="a run due 3 s after the database came back")
+    settle(beats)
     beats.close()
     messages = consumer.stop()
     assert_unique_and_deterministic(messages)
@@ -369,14 +460,15 @@ def test_a_broker_restart_is_survived_and_every_claimed_run_is_sent_once(
         apply(beats)
         beats.start()
         wait_for_leader(beats)
-        time.sleep(2)
+        wait_until(lambda: beats.logs().count("beat: sent ") >= 2, timeout=5, message=beats.logs)
         rabbit_node.stop_app()
-        try:
-            time.sleep(3)
+        try:  # down until a claimed run could not be sent
+            wait_until(lambda: "could not send" in beats.logs(), timeout=5, message=beats.logs)
         finally:
             rabbit_node.start_app()
         started = time.time()
-        time.sleep(8)
+        wait_until(lambda: caught_up(beats, started + 3), timeout=8, step=0.1,
+                   message=lambda: "beat did not resume after the broker came back:\n" + beats.logs())
     finally:
         beats.close()
     log = beats.logs()
@@ -392,6 +484,12 @@ def test_a_broker_restart_is_survived_and_every_claimed_run_is_sent_once(
     assert last.timestamp() > started + 3, "beat did not resume after the broker came back"
 
 
+def caught_up(beats: Beats, since: float) -> bool:
+    """A run due after `since` was claimed, and every claimed run was sent (and beat just sent one)."""
+    (last,) = rows(beats.url, beats.project, "SELECT last_run_at FROM gitbeat_schedules")[0]
+    return last is not None and last.timestamp() > since and unsent(beats) == 0
+
+
 def drain(url: str, queue: str) -> list[str]:
     """The task ids of every message in `queue`, taken off it."""
     found = []
@@ -400,6 +498,15 @@ def drain(url: str, queue: str) -> list[str]:
         while (message := channel.basic_get(queue, no_ack=True)) is not None:
             found.append(message.headers["id"])
     return found
+
+
+def take(queue: str) -> Any:
+    """A message taken off `queue` of the shared broker, or None (also while beat has not declared it yet)."""
+    with kombu.Connection(AMQP) as connection:
+        try:
+            return connection.channel().basic_get(queue, no_ack=True)
+        except amqp.exceptions.NotFound:
+            return None
 
 
 def beats_queue(beats: Beats) -> str:
@@ -412,14 +519,15 @@ def test_an_at_schedule_fires_once_then_shows_as_done(
 ) -> None:
     project = beat_project(tmp_path / "project", queue_name)
     # naive, so in the schedule's timezone: UTC here
-    moment = datetime.fromtimestamp(time.time() + 4, timezone.utc).replace(microsecond=0, tzinfo=None)
+    moment = datetime.fromtimestamp(time.time() + 4, UTC).replace(microsecond=0, tzinfo=None)
     schedules = project / "schedules" / "s.yaml"
     schedules.write_text(schedules.read_text().replace("every: 1s", f"at: {moment.isoformat()}"))
     beats = Beats(project, postgres_url)
     try:
         apply(beats)
         beats.start()
-        time.sleep(8)
+        consumer.wait_for_count(1, timeout=8, logs=beats.logs)
+        # beat keeps running while status runs (about 1 s, five ticks): a second run would show
         status = gitbeat("status", "--config", project, "--database", postgres_url, cwd=project)
     finally:
         beats.close()
@@ -444,13 +552,12 @@ def test_schedule_options_reach_the_message(
         apply(beats)
         beats.start()
         wait_for_leader(beats)
-        time.sleep(3)
+        message = wait_until(lambda: take(other), timeout=3, message=beats.logs, step=0.1)
     finally:
         beats.close()
     assert consumer.stop() == []  # nothing went to the task's own queue
     with kombu.Connection(AMQP) as connection:
         channel = connection.channel()
-        message = channel.basic_get(other, no_ack=True)
         channel.queue_delete(other)
         channel.exchange_delete(other)
     assert message is not None, beats.logs()

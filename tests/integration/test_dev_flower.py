@@ -18,18 +18,9 @@ from pathlib import Path
 import pytest
 
 from gitbeat.commands.flower import flower_arguments
+from tests.integration.conftest import group_alive, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(predicate, timeout: float, step: float = 0.05) -> float:
-    """Seconds it took for `predicate` to hold; fails after `timeout`."""
-    began = time.monotonic()
-    while time.monotonic() - began < timeout:
-        if predicate():
-            return time.monotonic() - began
-        time.sleep(step)
-    raise AssertionError(f"not within {timeout}s")
 
 
 def heartbeat(project: Path) -> dict | None:
@@ -39,6 +30,13 @@ def heartbeat(project: Path) -> dict | None:
         return None
 
 
+def beat_at(project: Path) -> float:
+    """When the handler last wrote its heartbeat. It writes atomically: a read never sees half a file."""
+    found = heartbeat(project)
+    assert found is not None, "heartbeat.json is missing or half-written"
+    return float(found["at"])
+
+
 def start(project: Path, *args: str, env: dict[str, str] | None = None, log: str = "out.log") -> subprocess.Popen:
     environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     for name in ("CELERY_BROKER", "CELERY_BROKER_URL", "GITBEAT_DATABASE_URL", "CELERY_RESULT_BACKEND"):
@@ -46,7 +44,7 @@ def start(project: Path, *args: str, env: dict[str, str] | None = None, log: str
             environment.pop(name, None)  # the embedded default
     return subprocess.Popen(
         [sys.executable, "-m", "gitbeat", *args], cwd=project, env=environment,
-        stdout=open(project / log, "w"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
+        stdout=open(project / log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
 
 
@@ -56,14 +54,6 @@ def kill_tree(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     process.wait()
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture
@@ -78,28 +68,30 @@ def dev(project: Path) -> Iterator[tuple[Path, subprocess.Popen]]:
 def test_dev_runs_the_example_reloads_edits_and_stops_on_sigint(dev: tuple[Path, subprocess.Popen]) -> None:
     project, process = dev
     log = project / "dev.log"
-    wait_until(lambda: heartbeat(project) is not None, timeout=40)  # health-check's handler wrote its file
+    wait_until(lambda: heartbeat(project), timeout=40, message=log.read_text)  # health-check's handler wrote it
     assert "gitbeat dev: applied revision 1: 12 to add, 0 to change, 0 to remove" in log.read_text()
 
-    # A valid edit: health-check fires every 2 s from now on, with args the handler ignores: the
-    # heartbeat then goes quiet for ~2 s at a time. What matters: the revision is applied and used fast.
+    # A valid edit: health-check fires every 3 s from now on. What matters: the revision is applied
+    # fast, and the schedule keeps firing under it.
     schedules = project / "schedules" / "maintenance.yaml"
     schedules.write_text(schedules.read_text().replace("every: 1s", "every: 3s"))
     edited = time.monotonic()
-    wait_until(lambda: "applied revision 2: 0 to add, 1 to change, 0 to remove" in log.read_text(), timeout=5)
+    wait_until(lambda: "applied revision 2: 0 to add, 1 to change, 0 to remove" in log.read_text(), timeout=5,
+               message=log.read_text)
     applied = time.monotonic() - edited
     assert applied < 1.0, f"the edit took {applied:.2f}s to apply"
-    beats = [heartbeat(project)["at"] for _ in range(1) if heartbeat(project)]
-    time.sleep(7)
-    after = heartbeat(project)["at"]
-    assert after > beats[0], "the schedule stopped firing after the edit"
+    before = beat_at(project)
+    wait_until(lambda: beat_at(project) > before, timeout=7,
+               message=lambda: "the schedule stopped firing after the edit:\n" + log.read_text())
 
     # An invalid edit: located errors, and the last good config keeps running.
-    (project / "schedules" / "broken.yaml").write_text("schedules:\n  x:\n    task: health.check\n    cron: \"61 * * * *\"\n")
-    wait_until(lambda: "1 error in the config; revision 2 keeps running" in log.read_text(), timeout=5)
+    (project / "schedules" / "broken.yaml").write_text("schedules:\n  x:\n    task: health.check\n"
+                                                        "    cron: \"61 * * * *\"\n")
+    wait_until(lambda: "1 error in the config; revision 2 keeps running" in log.read_text(), timeout=5,
+               message=log.read_text)
     assert "schedules/broken.yaml:4:11: error: schedules.x.cron: minute 61 is out of range 0-59" in log.read_text()
-    before = heartbeat(project)["at"]
-    wait_until(lambda: heartbeat(project)["at"] > before, timeout=10)
+    before = beat_at(project)
+    wait_until(lambda: beat_at(project) > before, timeout=10, message=log.read_text)
 
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=30) == 0
@@ -143,7 +135,7 @@ def test_flower_shows_the_worker_and_its_tasks_and_asks_for_credentials(project:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: "flowertest" in json.dumps(get(f"{base}/api/workers?refresh=1", auth)[1]),
-                   timeout=60, step=0.5)
+                   timeout=60, message=lambda: (project / "flower.log").read_text(), step=0.5)
         from gitbeat.app import create_app
         from gitbeat.runtime import applied_config
         from gitbeat.settings import load_settings
@@ -152,11 +144,12 @@ def test_flower_shows_the_worker_and_its_tasks_and_asks_for_credentials(project:
         _, config = applied_config(project, settings)
         task_id = create_app(project, settings, config).send_task(
             "db_log.log_login", args=[7, True, "127.0.0.1"], queue="default").id
-        wait_until(lambda: task_id in json.dumps(get(f"{base}/api/tasks", auth)[1]), timeout=30, step=0.5)
+        wait_until(lambda: task_id in json.dumps(get(f"{base}/api/tasks", auth)[1]), timeout=30,
+                   message=lambda: (project / "worker.log").read_text(), step=0.5)
         assert get(f"{base}/api/workers")[0] == 401
         assert get(f"{base}/api/workers", "ops:wrong")[0] == 401
         status, tasks = get(f"{base}/api/tasks", auth)
-        assert status == 200 and tasks[task_id]["name"] == "db_log.log_login"
+        assert status == 200 and isinstance(tasks, dict) and tasks[task_id]["name"] == "db_log.log_login"
     finally:
         for name in ("CELERY_BROKER", "CELERY_RABBITMQ_VHOST"):
             os.environ.pop(name, None)

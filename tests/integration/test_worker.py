@@ -14,6 +14,7 @@ effects from there. Two setups:
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -36,7 +37,7 @@ from gitbeat.app import create_app
 from gitbeat.runtime import applied_config
 from gitbeat.settings import Settings
 from tests.conftest import CI
-from tests.integration.conftest import AMQP, rabbitmq_available
+from tests.integration.conftest import AMQP, group_alive, rabbitmq_available, wait_until
 
 pytestmark = pytest.mark.integration
 REDIS_DB = 3  # queue names are unique per test; this database only keeps them off the seed's default
@@ -152,11 +153,13 @@ class Project:
                                        env=self.environment, stdout=output, stderr=subprocess.STDOUT, text=True,
                                        start_new_session=True)
         self.workers.append(process)
-        deadline = time.monotonic() + 30
-        while " ready." not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"worker did not start:\n{log.read_text()}")
-            time.sleep(0.05)
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"worker exited with {process.returncode}:\n{log.read_text()}")
+            return " ready." in log.read_text()
+
+        wait_until(ready, timeout=30, message=lambda: f"worker did not start:\n{log.read_text()}")
         return process
 
     def kill(self, process: subprocess.Popen[str]) -> None:
@@ -166,14 +169,8 @@ class Project:
         except ProcessLookupError:
             pass
         process.wait(timeout=10)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"processes of worker {process.pid} outlived kill -9")
+        wait_until(lambda: not group_alive(process.pid), timeout=10,
+                   message=f"processes of worker {process.pid} outlived kill -9")
 
     def logs(self) -> str:
         return "\n".join(p.read_text() for p in sorted(self.root.glob("worker-*.log")))
@@ -198,12 +195,13 @@ class Project:
 
     def wait_for_state(self, task_id: str, state: str, timeout: float = 20) -> Any:
         """The task's result once the backend says `state` (a fresh AsyncResult each time: a ready one caches)."""
-        deadline = time.monotonic() + timeout
-        while (result := self.app.AsyncResult(task_id)).state != state:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{task_id} is {result.state}, not {state}:\n{self.logs()}")
-            time.sleep(0.05)
-        return result
+
+        def reached() -> Any:
+            result = self.app.AsyncResult(task_id)
+            return result if result.state == state else None
+
+        return wait_until(reached, timeout, lambda: f"{task_id} is {self.app.AsyncResult(task_id).state}, "
+                                                    f"not {state}:\n{self.logs()}")
 
     def read_events(self, kind: str | None = None) -> list[tuple[str, float, int, list[str]]]:
         if not self.events.exists():
@@ -216,27 +214,18 @@ class Project:
         return events
 
     def wait_for(self, kind: str, count: int = 1, timeout: float = 20) -> list[tuple[str, float, int, list[str]]]:
-        deadline = time.monotonic() + timeout
-        while len(found := self.read_events(kind)) < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{count} × {kind!r} not seen in {timeout}s: {self.read_events()}\n{self.logs()}")
-            time.sleep(0.05)
-        return found
+        def seen() -> list[tuple[str, float, int, list[str]]]:
+            found = self.read_events(kind)
+            return found if len(found) >= count else []
+
+        return wait_until(seen, timeout, lambda: f"{count} × {kind!r} not seen: {self.read_events()}\n{self.logs()}")
 
     def close(self) -> None:
         for process in self.workers:
-            if process.poll() is None or _group_alive(process.pid):
+            if process.poll() is None or group_alive(process.pid):
                 self.kill(process)
         if self._app is not None:
             self._app.close()
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture(params=["rabbitmq", "embedded"])
@@ -271,7 +260,7 @@ def tmp_project(request: pytest.FixtureRequest, tmp_path: Path, broker: str) -> 
                     for delete in (channel.queue_delete, channel.exchange_delete):
                         try:
                             delete(name)
-                        except Exception:  # noqa: BLE001 - never declared, or the channel closed: nothing left
+                        except Exception:  # never declared, or the channel closed: nothing left
                             channel = connection.channel()
 
 
@@ -284,7 +273,7 @@ def redis_available() -> None:
         pytest.skip(f"no Redis on 127.0.0.1:6379: {error}")
 
 
-def only(broker_name: str):  # noqa: ANN201 - a pytest mark
+def only(broker_name: str) -> pytest.MarkDecorator:
     return pytest.mark.parametrize("broker", [broker_name], indirect=True)
 
 
@@ -312,7 +301,7 @@ def test_retries_are_counted_and_back_off_as_declared(tmp_project: Project) -> N
 
     attempts = [moment for _, moment, _, (key,) in tmp_project.read_events("attempt") if key == "retried"]
     assert len(attempts) == 1 + 3, attempts
-    gaps = [later - earlier for earlier, later in zip(attempts, attempts[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
     for gap, declared in zip(gaps, [0.2, 0.4, 0.8]):
         assert declared - 0.05 <= gap <= declared + 0.6, (gaps, tmp_project.logs())
     assert gaps[0] < gaps[1] < gaps[2]
@@ -353,7 +342,7 @@ def test_a_rate_limit_spaces_the_runs(tmp_project: Project) -> None:
     moments = sorted(moment for _, moment, _, _ in tmp_project.read_events("tick"))
     assert len(moments) == 6
     assert moments[-1] - moments[0] >= 2.5 - 0.1, moments  # 2/s: the first at once, then one every 0.5 s
-    gaps = [b - a for a, b in zip(moments, moments[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(moments)]
     assert min(gaps) >= 0.3, gaps
 
 
@@ -379,9 +368,8 @@ def test_a_task_that_fails_for_good_is_dead_lettered_and_replayed(tmp_project: P
     assert isinstance(result.get(timeout=20, propagate=False), ValueError)
     assert len(tmp_project.read_events("attempt")) == 3
 
-    deadline = time.monotonic() + 10
-    while not (letters := tmp_project.letters()) and time.monotonic() < deadline:
-        time.sleep(0.2)  # RabbitMQ routes the rejected message to the DLQ just after the result is stored
+    # RabbitMQ routes the rejected message to the DLQ just after the result is stored
+    letters = wait_until(tmp_project.letters, timeout=10, message="no dead letter", step=0.2)
     assert len(letters) == 1, letters
     (letter,) = letters
     assert letter["id"] == result.id and letter["task"] == "flaky"
@@ -505,6 +493,7 @@ def test_a_running_worker_follows_a_new_revision(tmp_project: Project) -> None:
     assert len([e for e in tmp_project.read_events("attempt") if e[3] == ["a"]]) == 2
     slow = tmp_project.send("sleepy", 2)
     assert "TimeLimitExceeded" in repr(tmp_project.wait_for_state(slow.id, "FAILURE").result)
+    last_task = time.monotonic()
 
     second = f"{tmp_project.queue}-b"
     yaml = tmp_project.root / "tasks" / "t.yaml"
@@ -513,11 +502,12 @@ def test_a_running_worker_follows_a_new_revision(tmp_project: Project) -> None:
                         "  tick:\n    handler: handlers:tick\n    queue: " + second)
     yaml.write_text(text.replace("queues:\n", f"queues:\n  {second}: {{}}\n"))
     tmp_project.apply()
-    deadline = time.monotonic() + 10
-    while "worker: now running revision 2" not in tmp_project.logs():
-        assert time.monotonic() < deadline, tmp_project.logs()
-        time.sleep(0.1)
-    time.sleep(1.2)  # each pool process looks at most once a second
+    wait_until(lambda: "worker: now running revision 2" in tmp_project.logs(), timeout=10, message=tmp_project.logs,
+               step=0.1)
+    # Each pool process looks at most once a second, before a task: 1 s after its last look, which came before
+    # its last task (before `slow` failed), or, for one forked since, was the main process's last look before
+    # revision 2 (the main process looks every second). Applying took about that second already.
+    time.sleep(max(last_task + 1.2 - time.monotonic(), 0))
 
     after = tmp_project.send("flaky", "b")
     tmp_project.wait_for_state(after.id, "FAILURE")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -121,37 +122,54 @@ def _environment() -> dict[str, str]:
     return environment
 
 
+# Linux carries a process's peak RSS across exec from the memory it was forked from, so a command
+# started straight from a pytest worker of 300 MB would "peak" at 300 MB. A small launcher forks
+# the command from its own few MB and reports the command's own rusage: "EXIT_CODE PEAK_KIB".
+_LAUNCHER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as report:
+    report.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
 def run_validate(cwd: Path, *args: str, timeout: float = HANG_TIMEOUT) -> Run:
     """`python -m gitbeat validate --config . ARGS` in `cwd`: its output and peak RSS; killed after `timeout` s."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as scratch:
+        report = Path(scratch) / "report"
         process = subprocess.Popen(
-            [sys.executable, "-m", "gitbeat", "validate", "--config", ".", *args],
+            [sys.executable, "-c", _LAUNCHER, str(report),
+             sys.executable, "-m", "gitbeat", "validate", "--config", ".", *args],
             cwd=cwd,
             env=_environment(),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
+            start_new_session=True,  # the launcher and the command: one group, killed together
         )
         killed = threading.Event()
 
         def kill() -> None:
             killed.set()
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
 
         killer = threading.Timer(timeout, kill)
         killer.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)  # this child's own rusage
+            process.wait()
         finally:
             killer.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
+        returncode, max_rss_kb = (int(field) for field in report.read_text().split()) if report.exists() \
+            else (process.returncode, 0)
         out.seek(0)
         err.seek(0)
         return Run(
-            process.returncode,
+            returncode,
             out.read().decode("utf-8", "replace"),
             err.read().decode("utf-8", "replace"),
-            usage.ru_maxrss,  # KiB on Linux
+            max_rss_kb,  # KiB on Linux
             timed_out=killed.is_set(),
         )
 
