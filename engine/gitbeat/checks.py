@@ -59,8 +59,9 @@ def check_config(config: Config, registered: set[str] | None, now: datetime) -> 
                     f"{format_duration(task.time_limit)}: the task is killed before its soft limit can fire",
                 )
             )
+    hour = now.replace(minute=0, second=0, microsecond=0)  # what the cached period and DST checks start from
     for name in config.schedules:
-        found.extend(_check_schedule(config, name, registered, queues, now))
+        found.extend(_check_schedule(config, name, registered, queues, now, hour))
     return found
 
 
@@ -88,7 +89,7 @@ def _unknown(kind: str, name: str, known: set[str]) -> str:
 
 
 def _check_schedule(
-    config: Config, name: str, registered: set[str] | None, queues: set[str], now: datetime
+    config: Config, name: str, registered: set[str] | None, queues: set[str], now: datetime, hour: datetime
 ) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     schedule = config.schedules[name]
@@ -118,7 +119,7 @@ def _check_schedule(
     budget = retry.budget() if retry is not None and retry.on else 0.0
     # A cron fires at most once a minute: shorter budgets need no period at all.
     needs_period = budget > 60 or schedule.jitter or schedule.alert_after
-    period = _period(schedule.cron, schedule.every, tz_name, now) if needs_period else None
+    period = _period(schedule.cron, schedule.every, tz_name, hour) if needs_period else None
     # budget > 0 only when the task has a retry.
     if period is not None and retry is not None and budget > 0 and budget > period:
         found.append(
@@ -167,16 +168,16 @@ def _check_schedule(
                     "it fires on days that match either",
                 )
             )
-        for message in dst_warnings(schedule.cron, tz_name, now.replace(second=0, microsecond=0, minute=0)):
+        for message in dst_warnings(schedule.cron, tz_name, hour):
             found.append(config.diagnostic("warning", "schedules", name, "cron", message=message))
     return found
 
 
-def _period(cron: str | None, every: float | None, tz_name: str, now: datetime) -> float | None:
+def _period(cron: str | None, every: float | None, tz_name: str, hour: datetime) -> float | None:
     if every is not None:
         return every
     if cron is not None:
-        return _cron_period(cron, tz_name, now.replace(minute=0, second=0, microsecond=0))
+        return _cron_period(cron, tz_name, hour)
     return None
 
 

@@ -40,9 +40,15 @@ class LocatedValueError(ValueError):
 def _duration(value: object) -> float:
     """parse_duration, its message quoting the input in excerpts only (it quotes the value whole)."""
     try:
-        return parse_duration(value)
+        return _duration_text(value) if type(value) is str else parse_duration(value)
     except ValueError as error:
         raise ValueError(shorten(str(error))) from None
+
+
+@lru_cache(maxsize=4096)
+def _duration_text(text: str) -> float:
+    """parse_duration of a string: a config writes the same few ("30s", "5m") thousands of times."""
+    return parse_duration(text)
 
 
 def _seconds_out(value: float) -> int | float:

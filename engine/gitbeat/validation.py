@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .checks import check_config
 from .errors import Diagnostic
-from .loader import Config, load_config
+from .loader import Config, gc_paused, load_config
 
 
 def collect(
@@ -28,5 +28,6 @@ def collect(
         imported = check_imports(config)
         diagnostics += imported.diagnostics
         registered = imported.registered
-    diagnostics += check_config(config, registered, datetime.now(UTC))
+    with gc_paused():
+        diagnostics += check_config(config, registered, datetime.now(UTC))
     return config, sorted(set(diagnostics))
