@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from .errors import Diagnostic
-from .loader import Config, display_path, inside_root
+from .loader import Config, display_path, real_path
 from .yamlsource import cut, excerpt, shorten
 
 
@@ -53,6 +53,7 @@ class Allowed:
 
     def __init__(self, root: Path, imports: list[str]) -> None:
         self.root = root.resolve()
+        self._levels: dict[str, str | None] = {}  # a dotted module prefix: why its level leads out, or None
         local = local_packages(self.root)
         # A local `queue.py` never counts as code of the config: importing it is refused, and an
         # object of the real `queue` module is not the config's own.
@@ -80,22 +81,37 @@ class Allowed:
         return self._linked_out(module)
 
     def _linked_out(self, module: str) -> str | None:
-        """A symlink out of the root on the way to `module`'s file: its code is not the config's own."""
+        """A symlink out of the root on the way to `module`'s file: its code is not the config's own.
+
+        Checked a level at a time, each level once (a thousand handlers share their packages'
+        levels): a level's paths are inside the root when its package directory is and none of
+        them is a symlink that leads out.
+        """
         here = self.root
+        prefix = ""
         for part in module.split("."):
-            package = here / part
-            # The package directory, its __init__, or the module file (.py, .pyc, extension module).
-            candidates = [package]
-            for suffix in _SUFFIXES:
-                candidates += [package / f"__init__{suffix}", here / f"{part}{suffix}"]
-            for candidate in candidates:
-                if os.path.lexists(candidate) and not inside_root(candidate, self.root):
-                    where = cut(candidate.relative_to(self.root).as_posix())
-                    return (
-                        f"module {cut(module)}: {where} is a symlink to outside the config root; "
-                        "gitbeat imports only code inside it"
-                    )
-            here = package
+            prefix = f"{prefix}.{part}" if prefix else part
+            if prefix not in self._levels:
+                self._levels[prefix] = self._level_linked_out(module, here, part)
+            if self._levels[prefix] is not None:
+                return self._levels[prefix]
+            here = here / part
+        return None
+
+    def _level_linked_out(self, module: str, here: Path, part: str) -> str | None:
+        package = here / part
+        # The package directory, its __init__, or the module file (.py, .pyc, extension module).
+        candidates = [package]
+        for suffix in _SUFFIXES:
+            candidates += [package / f"__init__{suffix}", here / f"{part}{suffix}"]
+        for candidate in candidates:
+            # `here` is inside the root (the level above was checked), so only a symlink can lead out.
+            if os.path.islink(candidate) and not real_path(candidate).is_relative_to(self.root):
+                where = cut(candidate.relative_to(self.root).as_posix())
+                return (
+                    f"module {cut(module)}: {where} is a symlink to outside the config root; "
+                    "gitbeat imports only code inside it"
+                )
         return None
 
 

@@ -82,11 +82,14 @@ class Document:
 
     def position(self, path: Path, *, key: bool = False) -> Position:
         """The place of `path` (its key if asked and known), else of its nearest parent."""
-        if key and path in self.keys:
-            return self.keys[path]
-        while path not in self.values and path:
+        # One lookup each (get): a lazily located document computes a place on every lookup.
+        found = self.keys.get(path) if key else None
+        while found is None:
+            found = self.values.get(path)
+            if not path:
+                break
             path = path[:-1]
-        return self.values.get(path, (1, 1))
+        return found or (1, 1)
 
 
 @dataclass

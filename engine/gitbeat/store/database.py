@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -32,14 +33,27 @@ MYSQL_NAMES = ("mysql", "mariadb")  # SQLAlchemy's names of the MySQL family (ma
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*(?:\"([^\"]*)\"|'([^']*)'|None)\s*$", re.M)
+
+
 @lru_cache(maxsize=1)
 def head() -> str:
-    """The newest migration, read from the scripts (never a constant bumped by hand)."""
-    from alembic.script import ScriptDirectory
+    """The newest migration, read from the scripts (never a constant bumped by hand).
 
-    found = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-    assert found is not None
-    return found
+    The one revision no script names as its `down_revision`, read from the scripts' text:
+    importing Alembic to learn it would cost every command that only checks the version
+    a tenth of a second (tests/unit/test_store_schema.py checks it against Alembic's own).
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        for name, double, single in _REVISION_LINE.findall(script.read_text()):
+            value = double or single
+            (revisions if name == "revision" else parents).add(value)
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise StoreError(f"internal: the migrations have {len(heads)} heads ({', '.join(sorted(heads))}), not one")
+    return heads.pop()
 
 
 def _safe_url(engine: Engine) -> str:
