@@ -4,7 +4,8 @@ The rows of SPEC §7 about beat, gitbeat first, then the anchors on the same mac
 
 1. start-up with 10,000 schedules: constructing the Scheduler (not lazy) and its first
    tick, until its heap is ready, in a process that does only that; its peak RSS (VmHWM).
-   Anchor: scb's DatabaseScheduler on its own database holding the same 10,000 schedules.
+   gitbeat on PostgreSQL and, in the same run, on MariaDB (the other rows: PostgreSQL).
+   Anchor: scb's DatabaseScheduler on its own PostgreSQL database holding the same 10,000 schedules.
 2. tick with nothing due, with 10, 1,000 and 10,000 schedules (flat in N): a tight loop of
    `tick()` (housekeeping falls in as it does, every 0.2 s), and a paced loop that sleeps
    what tick returns, as beat does. Ticks that sent something are left out and counted.
@@ -27,11 +28,13 @@ The rows of SPEC §7 about beat, gitbeat first, then the anchors on the same mac
 
 Targets (SPEC §7): start-up <= 0.5 s and <= 60 MB; tick <= 0.2 ms, flat in N; change p95
 <= 0.5 s; due -> published p50 <= 2 ms, p99 <= 10 ms; 20 fires in 20 s; burst <= 0.3 s.
+On MariaDB: start-up <= 0.5 s.
 
-Needs PostgreSQL (trust auth), RabbitMQ and Redis (defaults below) and the bench extra
-(`pip install -e '.[bench]'`: sqlalchemy-celery-beat, celery-redbeat). Every database,
-RabbitMQ queue and exchange, Redis key and process the run creates is removed at the end,
-also on failure. About 4 minutes with the anchors; --skip-anchors for about 1.5.
+Needs PostgreSQL (trust auth), MariaDB or MySQL (--skip-mariadb to leave it out),
+RabbitMQ and Redis (defaults below) and the bench extra (`pip install -e '.[bench]'`:
+sqlalchemy-celery-beat, celery-redbeat). Every database (on either server), RabbitMQ
+queue and exchange, Redis key and process the run creates is removed at the end, also
+on failure. About 4 minutes with the anchors; --skip-anchors for about 1.5.
 """
 
 from __future__ import annotations
@@ -879,11 +882,12 @@ def asctime(line: str) -> float | None:
 
 
 class Bench:
-    def __init__(self, options: argparse.Namespace, directory: Path, dbs: Any, names: Names, processes: Processes
-                 ) -> None:
+    def __init__(self, options: argparse.Namespace, directory: Path, dbs: Any, mariadb: Any, names: Names,
+                 processes: Processes) -> None:
         self.o = options
         self.dir = directory
         self.dbs = dbs
+        self.mariadb = mariadb  # the MariaDB server's databases, None with --skip-mariadb
         self.names = names
         self.processes = processes
         self.scb = not (options.skip_anchors or options.skip_scb)
@@ -905,8 +909,8 @@ class Bench:
             self.rows_cache[size] = [row for row in scb_rows(self.tree(size)) if not row["name"].startswith("bench-")]
         return self.rows_cache[size]
 
-    def gitbeat_db(self, label: str, root: Path) -> str:
-        url = self.dbs.create(label)
+    def gitbeat_db(self, label: str, root: Path, dbs: Any = None) -> str:
+        url = (dbs or self.dbs).create(label)
         apply_desired(url, load_desired(root))
         return url
 
@@ -923,14 +927,19 @@ class Bench:
     def startup(self) -> None:
         log("1. start-up")
         root = self.tree(SCHEDULES)
-        url = self.gitbeat_db("startup", root)
         base = {"broker": "memory://", "default_queue": self.names.queue("default")}
-        gitbeat = []
-        for _ in range(self.o.runs):
-            began = time.perf_counter()
-            result = run_child("startup", {**base, "kind": "gitbeat", "root": str(root), "url": url})
-            result["process"] = time.perf_counter() - began
-            gitbeat.append(result)
+
+        def measure(url: str) -> list[dict[str, Any]]:
+            results = []
+            for _ in range(self.o.runs):
+                began = time.perf_counter()
+                result = run_child("startup", {**base, "kind": "gitbeat", "root": str(root), "url": url})
+                result["process"] = time.perf_counter() - began
+                results.append(result)
+            return results
+
+        gitbeat = measure(self.gitbeat_db("startup", root))
+        mariadb = measure(self.gitbeat_db("startup", root, self.mariadb)) if self.mariadb else []
         scb = []
         if self.scb:
             scb_url = self.scb_db("startup_scb", self.rows(SCHEDULES))
@@ -945,19 +954,23 @@ class Bench:
         def line(label: str, results: list[dict[str, Any]]) -> tuple[float, float]:
             total = statistics.median(r["total"] for r in results)
             hwm = statistics.median(r["hwm"] for r in results)
-            self.out(f"   {label:8} {secs(total)} (construct {secs(statistics.median(r['construct'] for r in results))}"
+            self.out(f"   {label:18} {secs(total)} (construct {secs(statistics.median(r['construct'] for r in results))}"
                      f" + first tick {secs(statistics.median(r['first_tick'] for r in results))}; "
                      f"best {secs(min(r['total'] for r in results))}); peak RSS {hwm:.0f} MB (VmHWM; "
                      f"{statistics.median(r['rss_before'] for r in results):.0f} MB already after the imports); {results[0]['entries']:,} entries, heap {results[0]['heap']:,}; "
                      f"whole process {secs(statistics.median(r['process'] for r in results))}")
             return total, hwm
 
-        total, hwm = line("gitbeat", gitbeat)
+        total, hwm = line("gitbeat PostgreSQL" if mariadb else "gitbeat", gitbeat)
         if not all(r.get("leader") for r in gitbeat):
             self.out("   WARNING: the gitbeat scheduler did not lead")
+        if mariadb:
+            mariadb_total, mariadb_hwm = line("gitbeat MariaDB", mariadb)
+            if not all(r.get("leader") for r in mariadb):
+                self.out("   WARNING: the gitbeat scheduler did not lead on MariaDB")
         if scb:
             scb_total, scb_hwm = line("scb", scb)
-            self.out(f"   ratio scb / gitbeat: {scb_total / total:.1f}x the time, {scb_hwm / hwm:.1f}x the memory"
+            self.out(f"   ratio scb / gitbeat (both PostgreSQL): {scb_total / total:.1f}x the time, {scb_hwm / hwm:.1f}x the memory"
                      f"  (recorded in SPEC §7: {RECORDED['startup']})")
         else:
             self.out(f"   anchors recorded, not measured: {RECORDED['startup']}")
@@ -965,6 +978,10 @@ class Bench:
         self.targets.append(f"start-up <= {TARGET_STARTUP_S} s: {verdict(total <= TARGET_STARTUP_S)} ({secs(total)})")
         self.targets.append(f"start-up peak RSS <= {TARGET_STARTUP_MB:.0f} MB: {verdict(hwm <= TARGET_STARTUP_MB)} "
                             f"({hwm:.0f} MB)")
+        if mariadb:
+            self.targets.append(f"start-up (MariaDB) <= {TARGET_STARTUP_S} s: "
+                                f"{verdict(mariadb_total <= TARGET_STARTUP_S)} ({secs(mariadb_total)}; peak RSS "
+                                f"{mariadb_hwm:.0f} MB)")
 
     # 2. tick -------------------------------------------------------------------------------
 
@@ -1428,6 +1445,9 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", default="postgresql://root@127.0.0.1:5432", help="PostgreSQL server URL, no database")
+    parser.add_argument("--mariadb", default="mysql://root@127.0.0.1:3306",
+                        help="MariaDB (or MySQL) server URL, no database: gitbeat's start-up is measured there too")
+    parser.add_argument("--skip-mariadb", action="store_true", help="PostgreSQL only")
     parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672//", help="RabbitMQ URL")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15", help="Redis URL for RedBeat (a random key prefix)")
     parser.add_argument("--rows", default="1,2,3,4,5", help="which rows to run, e.g. 1,2")
@@ -1453,12 +1473,14 @@ def main() -> int:
     with ExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gitbeat-bench-beat-")))
         dbs = stack.enter_context(databases(options.server))
+        mariadb = None if options.skip_mariadb else stack.enter_context(databases(options.mariadb, dbs.prefix))
         stack.callback(lambda: log(f"removed {cleanup_rabbitmq(options.amqp, names)} RabbitMQ queues"))
         if not (options.skip_anchors or options.skip_redbeat):
             stack.callback(lambda: log(f"removed {cleanup_redis(options.redis, names)} Redis keys"))
         stack.callback(processes.stop_all)
-        bench = Bench(options, directory, dbs, names, processes)
-        print(f"gitbeat beat benchmark: generated configs (bench/generate.py), fresh databases {dbs.prefix}_*, "
+        bench = Bench(options, directory, dbs, mariadb, names, processes)
+        print(f"gitbeat beat benchmark: generated configs (bench/generate.py), fresh databases {dbs.prefix}_* on "
+              f"{dbs.server}{'' if mariadb is None else f' and {mariadb.server}'}, "
               f"RabbitMQ queues {names.queue_prefix}*, Redis keys {names.redis_prefix}* on {options.redis}")
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the "
               f"start (this machine is shared: figures move with it); anchors: "
