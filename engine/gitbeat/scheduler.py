@@ -163,6 +163,9 @@ class Scheduler(beat.Scheduler):
     # --- loading --------------------------------------------------------------------
 
     def _load_all(self) -> None:
+        # The load covers the audit so far and the next 30 s of rescans: the next poll reloads only
+        # what changes after it, not every row again (read first: a pause meanwhile is reloaded).
+        audit_seen = self.operations.latest_audit()
         revision, config = self.beatstore.revision_config()
         self.state.revision, self.state.config = revision, config or AppliedConfig()
         self.paused = self.operations.overrides(datetime.now(UTC))
@@ -171,6 +174,7 @@ class Scheduler(beat.Scheduler):
             self._install(row)
         self._install_internal(datetime.now(UTC))
         self._rebuild_heap()
+        self._audit_seen, self._next_rescan = audit_seen, time.monotonic() + RESCAN_INTERVAL
         logger.info("beat: loaded %d schedules (revision %s)", len(self.entries), revision)
 
     def _install(self, row: ScheduleRow) -> None:
@@ -404,10 +408,18 @@ class Scheduler(beat.Scheduler):
 def default_entries(app: Any) -> dict[str, ScheduleSpec]:
     """Celery's default entry `celery.backend_cleanup` (daily at 04:00 UTC, as Celery's own beat), when results
     expire and the result backend does not expire them itself (a database one)."""
-    if not app.conf.result_expires or getattr(app.backend, "supports_autoexpire", True):
+    if not app.conf.result_expires or _expires_results_itself(app):
         return {}
     spec = {"task": BACKEND_CLEANUP, "cron": "0 4 * * *", "timezone": "UTC", "catchup": "skip"}
     return {BACKEND_CLEANUP: ScheduleSpec.model_validate(spec)}
+
+
+def _expires_results_itself(app: Any) -> bool:
+    # A db+ URL is Celery's DatabaseBackend, which does not: known without importing it (its ORM
+    # models cost beat's start-up a tenth of a second, and nothing else in beat needs them).
+    if str(app.conf.result_backend or "").startswith("db+"):
+        return False
+    return bool(getattr(app.backend, "supports_autoexpire", True))
 
 
 def _log_sent(runs: list[Outgoing], again: bool) -> None:

@@ -95,6 +95,7 @@ def test_beat_installs_celerys_backend_cleanup_where_needed(
     app = create_app(tmp_path, load_settings(tmp_path), AppliedConfig())
     entries = default_entries(app)
     assert bool(entries) is installed
+    assert installed is (bool(app.conf.result_expires) and not app.backend.supports_autoexpire)  # Celery's own rule
     if installed:
         spec = entries["celery.backend_cleanup"]
         assert (spec.task, spec.cron, spec.timezone) == ("celery.backend_cleanup", "0 4 * * *", "UTC")
