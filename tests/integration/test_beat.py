@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,11 +29,13 @@ from typing import Any
 
 import amqp
 import kombu
+import psycopg2
 import pytest
 import sqlalchemy as sa
 
 from gitbeat.scheduler import task_id
 from tests.conftest import gitbeat
+from tests.integration.cluster import dbapi_connect, kill_session
 from tests.integration.conftest import AMQP, rabbitmq_available, wait_until
 from tests.integration.rabbitnode import RabbitNode
 from tests.integration.test_store import rows
@@ -206,9 +209,10 @@ class Beats:
 
 
 @pytest.fixture
-def beats(tmp_path: Path, postgres_url: str, queue_name: str) -> Iterator[Beats]:
+def beats(tmp_path: Path, server_url: str, queue_name: str) -> Iterator[Beats]:
+    """Beats of a project on this test's own database: PostgreSQL, then MariaDB."""
     project = beat_project(tmp_path / "project", queue_name)
-    started = Beats(project, postgres_url)
+    started = Beats(project, server_url)
     yield started
     started.close()
 
@@ -260,6 +264,12 @@ def contiguous(messages: list[Message]) -> bool:
     return bool(dues) and all(seconds(a, b) == 1.0 for a, b in itertools.pairwise(dues))
 
 
+def anchor_of(beats: Beats) -> datetime:
+    """The schedule's anchor as stored; MariaDB's DATETIME(6) holds it in UTC without an offset."""
+    (anchor,) = rows(beats.url, beats.project, "SELECT anchor_at FROM gitbeat_schedules")[0]
+    return anchor if anchor.tzinfo else anchor.replace(tzinfo=UTC)
+
+
 def test_every_second_fires_on_time_with_deterministic_ids(beats: Beats, consumer: Consumer) -> None:
     apply(beats)
     beats.start()
@@ -270,7 +280,7 @@ def test_every_second_fires_on_time_with_deterministic_ids(beats: Beats, consume
     messages = consumer.stop()
     assert len(messages) >= 4, beats.logs()
     assert_unique_and_deterministic(messages)
-    (anchor,) = rows(beats.url, beats.project, "SELECT anchor_at FROM gitbeat_schedules")[0]
+    anchor = anchor_of(beats)
     for earlier, later in itertools.pairwise(messages):
         assert seconds(earlier.due, later.due) == 1.0  # anchored: no drift, no gap
     for message in messages[1:]:
@@ -299,10 +309,10 @@ def test_three_beats_at_once_send_each_due_time_once(beats: Beats, consumer: Con
 
 
 def test_killing_the_leader_hands_over_within_5s_losing_nothing(
-    tmp_path: Path, postgres_url: str, queue_name: str, consumer: Consumer
+    tmp_path: Path, server_url: str, queue_name: str, consumer: Consumer
 ) -> None:
     project = beat_project(tmp_path / "project", queue_name, catchup="all")
-    beats = Beats(project, postgres_url)
+    beats = Beats(project, server_url)
     try:
         apply(beats)
         first, second = beats.start(), beats.start()
@@ -356,9 +366,35 @@ def sleep_until(moment: float) -> None:
 PERIOD = 5  # s
 
 
+class LeaderLock:
+    """The beat leader's lock, held by the test: PostgreSQL's advisory lock or MariaDB's GET_LOCK, on a session of
+    its own."""
+
+    def __init__(self, url: str) -> None:
+        from gitbeat.store.database import lock_name
+        from gitbeat.store.leadership import BEAT_LOCK
+
+        self.connection = dbapi_connect(url)
+        self.mysql = url.startswith("mysql")
+        self.key: object = lock_name(url.rsplit("/", 1)[1], "beat") if self.mysql else BEAT_LOCK
+
+    def _run(self, pg: str, mysql: str) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(mysql if self.mysql else pg, (self.key,))
+
+    def hold(self) -> None:
+        self._run("SELECT pg_advisory_lock(%s)", "SELECT GET_LOCK(%s, 10)")
+
+    def release(self) -> None:
+        self._run("SELECT pg_advisory_unlock(%s)", "SELECT RELEASE_LOCK(%s)")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 @pytest.mark.parametrize("catchup", ["latest", "skip"])
 def test_a_restart_catches_up_by_mode(
-    tmp_path: Path, postgres_url: str, queue_name: str, consumer: Consumer, catchup: str
+    tmp_path: Path, server_url: str, queue_name: str, consumer: Consumer, catchup: str
 ) -> None:
     """every 5s: stopped after the first run, so none leads at the second; started again, leading 1.5 s after it
     (past its on-time second) and 3.5 s before the third.
@@ -367,31 +403,23 @@ def test_a_restart_catches_up_by_mode(
     the schedule is applied, and the second starts at once and stands by while the test holds the leader lock,
     which it lets go at that moment.
     """
-    import psycopg2
-
-    from gitbeat.store.leadership import BEAT_LOCK
-
     project = beat_project(tmp_path / "project", queue_name, every=f"{PERIOD}s", catchup=catchup)
-    beats = Beats(project, postgres_url)
-    lock = psycopg2.connect(postgres_url)
-    lock.autocommit = True
+    beats = Beats(project, server_url)
+    lock = LeaderLock(server_url)
     try:
         process = beats.start()
         wait_for_leader(beats)  # before the schedule exists: its first run does not wait for a process to start
         apply(beats)
-        (anchor,) = rows(beats.url, beats.project, "SELECT anchor_at FROM gitbeat_schedules")[0]
-        anchor = anchor.timestamp()
+        anchor = anchor_of(beats).timestamp()
         consumer.wait_for_count(1, timeout=anchor + PERIOD + 1 - time.time(), logs=beats.logs)
         settle(beats)
         beats.stop(process)
-        with lock.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", (BEAT_LOCK,))
+        lock.hold()
         beats.start()
         wait_until(lambda: "stands by" in beats.logs(), timeout=anchor + 3 * PERIOD - 1 - time.time(),
                    message=beats.logs)
         sleep_until(anchor + 2 * PERIOD + 1.5)
-        with lock.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", (BEAT_LOCK,))
+        lock.release()
         restarted_at = time.time()  # it leads at its next leader check, within a second
         consumer.wait_for(lambda messages: any(round(m.due.timestamp() - anchor) == 3 * PERIOD for m in messages),
                           timeout=anchor + 3 * PERIOD + 1 - time.time(), logs=beats.logs, what="the third run")
@@ -411,51 +439,102 @@ def test_a_restart_catches_up_by_mode(
         assert sorted(by_due) == [first, last]
 
 
-def test_the_database_going_away_is_logged_and_survived(beats: Beats, consumer: Consumer) -> None:
-    import psycopg2
+@contextmanager
+def refusable(url: str) -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
+    """A URL for this test's beats, and how to make the server refuse them and let them in again.
 
-    apply(beats)
-    beats.start()
-    wait_for_leader(beats)
-    consumer.wait_for_count(2, timeout=5, logs=beats.logs)
-    database = beats.url.rsplit("/", 1)[1]
-    admin = psycopg2.connect(beats.url.rsplit("/", 1)[0] + "/postgres")
-    admin.autocommit = True
-    try:
+    PostgreSQL: the database stops taking connections and its sessions end. MariaDB: the beats
+    log in as a user of this test's own, which is locked and whose sessions are killed (never root).
+    """
+    base, database = url.rsplit("/", 1)
+    if not url.startswith("mysql"):
+        admin = psycopg2.connect(f"{base}/postgres")
+        admin.autocommit = True
+
+        def refuse() -> None:
+            with admin.cursor() as cursor:
+                cursor.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                               (database,))
+
+        def allow() -> None:
+            with admin.cursor() as cursor:
+                cursor.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+
+        try:
+            yield url, refuse, allow
+        finally:
+            admin.close()
+        return
+    admin = dbapi_connect(url)
+    user = f"gitbeat_t_{uuid.uuid4().hex[:10]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE USER '{user}'@'%'")
+        cursor.execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
+
+    def lock() -> None:
         with admin.cursor() as cursor:
-            cursor.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,))
-        outage = time.time()
-        # Down until beat has failed, waited 1 s, and failed again.
-        wait_until(lambda: beats.logs().count("beat: database unavailable (") >= 2, timeout=4, message=beats.logs)
+            cursor.execute(f"ALTER USER '{user}'@'%' ACCOUNT LOCK")
+            cursor.execute("SELECT id FROM information_schema.processlist WHERE user = %s", (user,))
+            for (session,) in cursor.fetchall():
+                kill_session(admin, url, session)
+
+    def unlock() -> None:
+        with admin.cursor() as cursor:
+            cursor.execute(f"ALTER USER '{user}'@'%' ACCOUNT UNLOCK")
+
+    try:
+        yield f"mysql://{user}@{base.split('@', 1)[1]}/{database}", lock, unlock
     finally:
         with admin.cursor() as cursor:
-            cursor.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
-        restored = time.time()
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
         admin.close()
-    consumer.wait_for(lambda messages: any(m.due.timestamp() > restored + 3 for m in messages), timeout=8,
-                      logs=beats.logs, what="a run due 3 s after the database came back")
-    settle(beats)
-    beats.close()
-    messages = consumer.stop()
-    assert_unique_and_deterministic(messages)
-    log = beats.logs()
-    retries = [line for line in log.splitlines() if "beat: database unavailable (" in line]
-    assert retries, log
-    assert all("retrying in" in line and "Traceback" not in line for line in retries)
-    assert "Traceback" not in log
-    assert any(m.due.timestamp() > restored + 3 for m in messages), "beat did not resume"
-    (count,) = rows(beats.url, beats.project, "SELECT run_count FROM gitbeat_schedules")[0]
-    assert count == len(messages)  # every recorded run was sent, every sent run recorded
-    assert outage < restored
+
+
+def test_the_database_going_away_is_logged_and_survived(
+    tmp_path: Path, server_url: str, queue_name: str, consumer: Consumer
+) -> None:
+    with refusable(server_url) as (url, refuse, allow):
+        beats = Beats(beat_project(tmp_path / "project", queue_name), url)
+        try:
+            apply(beats)
+            beats.start()
+            wait_for_leader(beats)
+            consumer.wait_for_count(2, timeout=5, logs=beats.logs)
+            try:
+                refuse()
+                outage = time.time()
+                # Down until beat has failed, waited 1 s, and failed again.
+                wait_until(lambda: beats.logs().count("beat: database unavailable (") >= 2, timeout=4,
+                           message=beats.logs)
+            finally:
+                allow()
+                restored = time.time()
+            consumer.wait_for(lambda messages: any(m.due.timestamp() > restored + 3 for m in messages), timeout=8,
+                              logs=beats.logs, what="a run due 3 s after the database came back")
+            settle(beats)
+            beats.close()
+            messages = consumer.stop()
+            assert_unique_and_deterministic(messages)
+            log = beats.logs()
+            retries = [line for line in log.splitlines() if "beat: database unavailable (" in line]
+            assert retries, log
+            assert all("retrying in" in line and "Traceback" not in line for line in retries)
+            assert "Traceback" not in log
+            assert any(m.due.timestamp() > restored + 3 for m in messages), "beat did not resume"
+            (count,) = rows(beats.url, beats.project, "SELECT run_count FROM gitbeat_schedules")[0]
+            assert count == len(messages)  # every recorded run was sent, every sent run recorded
+            assert outage < restored
+        finally:
+            beats.close()
 
 
 def test_a_broker_restart_is_survived_and_every_claimed_run_is_sent_once(
-    tmp_path: Path, postgres_url: str, queue_name: str, rabbit_node: RabbitNode
+    tmp_path: Path, server_url: str, queue_name: str, rabbit_node: RabbitNode
 ) -> None:
     """On a RabbitMQ node of the test's own: runs claimed while it is down are sent when it is back, each once."""
     project = beat_project(tmp_path / "project", queue_name, catchup="all")
-    beats = Beats(project, postgres_url, broker=rabbit_node.url)
+    beats = Beats(project, server_url, broker=rabbit_node.url)
     try:
         apply(beats)
         beats.start()
@@ -515,20 +594,20 @@ def beats_queue(beats: Beats) -> str:
 
 
 def test_an_at_schedule_fires_once_then_shows_as_done(
-    tmp_path: Path, postgres_url: str, queue_name: str, consumer: Consumer
+    tmp_path: Path, server_url: str, queue_name: str, consumer: Consumer
 ) -> None:
     project = beat_project(tmp_path / "project", queue_name)
     # naive, so in the schedule's timezone: UTC here
     moment = datetime.fromtimestamp(time.time() + 4, UTC).replace(microsecond=0, tzinfo=None)
     schedules = project / "schedules" / "s.yaml"
     schedules.write_text(schedules.read_text().replace("every: 1s", f"at: {moment.isoformat()}"))
-    beats = Beats(project, postgres_url)
+    beats = Beats(project, server_url)
     try:
         apply(beats)
         beats.start()
         consumer.wait_for_count(1, timeout=8, logs=beats.logs)
         # beat keeps running while status runs (about 1 s, five ticks): a second run would show
-        status = gitbeat("status", "--config", project, "--database", postgres_url, cwd=project)
+        status = gitbeat("status", "--config", project, "--database", server_url, cwd=project)
     finally:
         beats.close()
     messages = consumer.stop()
@@ -537,7 +616,7 @@ def test_an_at_schedule_fires_once_then_shows_as_done(
 
 
 def test_schedule_options_reach_the_message(
-    tmp_path: Path, postgres_url: str, queue_name: str, consumer: Consumer
+    tmp_path: Path, server_url: str, queue_name: str, consumer: Consumer
 ) -> None:
     """queue and priority from the schedule, expires from its task, routing to a queue with max_priority."""
     project = beat_project(tmp_path / "project", queue_name)
@@ -547,7 +626,7 @@ def test_schedule_options_reach_the_message(
                      + "    expires: 90s\n")
     schedules = project / "schedules" / "s.yaml"
     schedules.write_text(schedules.read_text() + f"    queue: {other}\n    priority: 7\n")
-    beats = Beats(project, postgres_url)
+    beats = Beats(project, server_url)
     try:
         apply(beats)
         beats.start()
