@@ -9,6 +9,8 @@ effects from there. Two setups:
 
 - rabbitmq: CELERY_BROKER=rabbitmq, the store in a fresh PostgreSQL database (--database)
   and results in the same database (CELERY_RESULT_BACKEND=db+postgresql://…);
+- mariadb: the same on RabbitMQ, with the store and results in a fresh MariaDB database
+  (CELERY_RESULT_BACKEND=db+mysql://…);
 - embedded: no settings at all, SQLite store, broker and results under the project's .gitbeat/.
 """
 
@@ -228,7 +230,7 @@ class Project:
             self._app.close()
 
 
-@pytest.fixture(params=["rabbitmq", "embedded"])
+@pytest.fixture(params=["rabbitmq", "mariadb", "embedded"])
 def broker(request: pytest.FixtureRequest) -> str:
     return request.param
 
@@ -238,11 +240,13 @@ def tmp_project(request: pytest.FixtureRequest, tmp_path: Path, broker: str) -> 
     """A fresh project on `broker`: a unique queue, its workers killed and its RabbitMQ queues deleted afterwards."""
     queue = f"wk-{uuid.uuid4().hex[:8]}"
     database = None
+    if broker == "mariadb":  # RabbitMQ, with the store and the results on MariaDB
+        broker, database = "rabbitmq", request.getfixturevalue("mariadb_url")
     if broker == "rabbitmq":
         rabbitmq_available()
     if broker == "redis":
         redis_available()
-    if broker in ("rabbitmq", "redis"):
+    if broker in ("rabbitmq", "redis") and database is None:
         database = request.getfixturevalue("postgres_url")
     started = Project(tmp_path / "project", queue, broker, database)
     try:
@@ -280,7 +284,7 @@ def only(broker_name: str) -> pytest.MarkDecorator:
 # -- 1. a task runs with the options its YAML declares ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("broker", ["rabbitmq", "embedded", "redis"], indirect=True)
+@pytest.mark.parametrize("broker", ["rabbitmq", "mariadb", "embedded", "redis"], indirect=True)
 def test_retries_are_counted_and_back_off_as_declared(tmp_project: Project) -> None:
     tmp_project.write("{}", """
         flaky:
@@ -349,7 +353,7 @@ def test_a_rate_limit_spaces_the_runs(tmp_project: Project) -> None:
 # -- 2. dead letters ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("broker", ["rabbitmq", "embedded", "redis"], indirect=True)
+@pytest.mark.parametrize("broker", ["rabbitmq", "mariadb", "embedded", "redis"], indirect=True)
 def test_a_task_that_fails_for_good_is_dead_lettered_and_replayed(tmp_project: Project) -> None:
     tmp_project.write("{dead_letter: true}", """
         flaky:
@@ -426,7 +430,7 @@ SLEEPY_ACKS_LATE = """
 """
 
 
-@only("rabbitmq")
+@pytest.mark.parametrize("broker", ["rabbitmq", "mariadb"], indirect=True)
 def test_a_worker_killed_mid_task_loses_nothing(tmp_project: Project) -> None:
     tmp_project.write("{}", SLEEPY_ACKS_LATE).apply()
     first = tmp_project.start_worker(pool="prefork", concurrency=1)
@@ -441,7 +445,7 @@ def test_a_worker_killed_mid_task_loses_nothing(tmp_project: Project) -> None:
     assert len(tmp_project.read_events("started")) == 2 and len(tmp_project.read_events("done")) == 1
 
 
-@only("rabbitmq")
+@pytest.mark.parametrize("broker", ["rabbitmq", "mariadb"], indirect=True)
 def test_a_pool_child_killed_mid_task_loses_nothing(tmp_project: Project) -> None:
     tmp_project.write("{}", SLEEPY_ACKS_LATE).apply()
     worker = tmp_project.start_worker(pool="prefork", concurrency=1)
@@ -470,7 +474,7 @@ def test_a_wrong_celery_argument_is_one_clear_line(tmp_project: Project) -> None
 # -- a running worker follows a new revision (SPEC §6) ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)
+@pytest.mark.parametrize("broker", ["rabbitmq", "mariadb"], indirect=True)
 def test_a_running_worker_follows_a_new_revision(tmp_project: Project) -> None:
     """Retry policy and time limit change in a prefork worker, and it consumes a queue added to the config."""
     tasks = """
