@@ -11,6 +11,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,19 +39,33 @@ def _admin() -> psycopg2.extensions.connection:
     return connection
 
 
+@contextmanager
+def new_database(kind: str) -> Iterator[str]:
+    """A new, empty database on the `kind` server (postgresql, or mysql: MariaDB), dropped afterwards."""
+    name = f"gitbeat_test_{uuid.uuid4().hex[:12]}"
+    if kind == "mysql":
+        admin = _mariadb_admin()
+        create, drop = f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4", f"DROP DATABASE IF EXISTS `{name}`"
+        url = f"mysql://{MARIADB_USER}@{MARIADB_HOST}:3306/{name}"
+    else:
+        admin = _admin()
+        create, drop = f'CREATE DATABASE "{name}"', f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        url = f"postgresql://{PG_USER}@{PG_HOST}:5432/{name}"
+    with admin.cursor() as cursor:
+        cursor.execute(create)
+    try:
+        yield url
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(drop)
+        admin.close()
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A new, empty PostgreSQL database for this test, dropped afterwards."""
-    name = f"gitbeat_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin()
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://{PG_USER}@{PG_HOST}:5432/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with new_database("postgresql") as url:
+        yield url
 
 
 def _mariadb_admin() -> Any:
@@ -67,16 +82,8 @@ def _mariadb_admin() -> Any:
 @pytest.fixture
 def mariadb_url() -> Iterator[str]:
     """A new, empty MariaDB (MySQL) database for this test, dropped afterwards."""
-    name = f"gitbeat_test_{uuid.uuid4().hex[:12]}"
-    admin = _mariadb_admin()
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    try:
-        yield f"mysql://{MARIADB_USER}@{MARIADB_HOST}:3306/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        admin.close()
+    with new_database("mysql") as url:
+        yield url
 
 
 @pytest.fixture

@@ -25,12 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg2
 import pytest
 
 from tests.conftest import CI
 from tests.integration.cluster import Cluster
-from tests.integration.conftest import PG_HOST, PG_USER, rabbitmq_available, wait_until
+from tests.integration.conftest import new_database, rabbitmq_available, wait_until
 from tests.unit.test_error_path import free_port
 
 pytestmark = pytest.mark.integration
@@ -96,27 +95,6 @@ EDIT_THE_YAML = "definitions live in git: edit the YAML and open a pull request"
 
 
 # --- the deployment -------------------------------------------------------------------------------------
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    """A new PostgreSQL database for this module, dropped afterwards (the conftest's, at module scope)."""
-    name = f"gitbeat_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg2.connect(host=PG_HOST, port=5432, user=PG_USER, dbname="postgres", connect_timeout=5)
-    except psycopg2.OperationalError as error:
-        if CI:
-            raise
-        pytest.skip(f"no PostgreSQL on {PG_HOST}:5432 ({error})")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://{PG_USER}@{PG_HOST}:5432/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @contextmanager
@@ -186,9 +164,10 @@ def _up(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """The project (four schedules, a queue with dead_letter) applied, with a real beat and worker running."""
+@pytest.fixture(scope="module", params=["postgresql", "mysql"])
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The project (four schedules, a queue with dead_letter) applied, with a real beat and worker running, on a
+    database of its own: PostgreSQL, then MariaDB."""
     root = tmp_path_factory.mktemp("api") / "project"
     (root / "tasks").mkdir(parents=True)
     (root / "schedules").mkdir()
@@ -196,7 +175,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     (root / "tasks" / "t.yaml").write_text(textwrap.dedent(TASKS))
     (root / "schedules" / "a.yaml").write_text(textwrap.dedent(SCHEDULES_A))
     (root / "schedules" / "b.yaml").write_text(textwrap.dedent(SCHEDULES_B))
-    with database() as url, vhost() as name:
+    with new_database(request.param) as url, vhost() as name:
         made = Cluster(root, url, f"amqp://guest:guest@127.0.0.1:5672/{name}")
         try:
             made.setup()
@@ -265,7 +244,8 @@ def brokerless(serve: Callable[..., Server]) -> Server:
 
 def ledger(cluster: Cluster, schedule: str | None = None) -> list[tuple[Any, ...]]:
     """Every run, oldest claim first: (task_id, schedule, trigger, state, due_at, note)."""
-    sql = "SELECT task_id, schedule, trigger, state, due_at, note FROM gitbeat_runs"
+    # gitbeat_runs.trigger: TRIGGER is a reserved word in MySQL, but not after a table's name
+    sql = "SELECT task_id, schedule, gitbeat_runs.trigger, state, due_at, note FROM gitbeat_runs"
     if schedule is None:
         rows = cluster.query(sql + " ORDER BY claimed_at, task_id")
     else:
@@ -281,8 +261,8 @@ def audit(cluster: Cluster) -> list[tuple[Any, ...]]:
 
 def hand_started(cluster: Cluster) -> list[tuple[Any, ...]]:
     """The runs nobody but an operator starts (beat's own keep coming every second)."""
-    return cluster.query("SELECT task_id, schedule, trigger FROM gitbeat_runs WHERE trigger IN ('manual', 'backfill')"
-                         " ORDER BY task_id")
+    return cluster.query("SELECT task_id, schedule, gitbeat_runs.trigger FROM gitbeat_runs"
+                         " WHERE gitbeat_runs.trigger IN ('manual', 'backfill') ORDER BY task_id")
 
 
 def overrides(cluster: Cluster) -> list[tuple[Any, ...]]:

@@ -22,6 +22,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from gitbeat.settings import normalise_database_url
 from tests.conftest import CI, PROJECT
 
 WORKFLOW = PROJECT / "docs" / "examples" / "github" / "gitbeat.yml"
@@ -180,7 +181,7 @@ def pull_request(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def applied(url: str) -> tuple[str, str]:
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
+    engine = sa.create_engine(normalise_database_url(url, Path(".")))
     try:
         with engine.connect() as connection:
             message = connection.execute(sa.text("SELECT message FROM gitbeat_revisions ORDER BY id DESC")).scalar()
@@ -191,7 +192,7 @@ def applied(url: str) -> tuple[str, str]:
         engine.dispose()
 
 
-def test_the_github_workflow_commands(pull_request: tuple[Path, Path], postgres_url: str, tmp_path: Path) -> None:
+def test_the_github_workflow_commands(pull_request: tuple[Path, Path], server_url: str, tmp_path: Path) -> None:
     _, clone = pull_request
     workflow = yaml.safe_load(WORKFLOW.read_text())
     # A pull request: no database anywhere in the job, validate + plan from git, one comment.
@@ -219,16 +220,16 @@ def test_the_github_workflow_commands(pull_request: tuple[Path, Path], postgres_
     git(clone, "checkout", "-q", "main")
     git(clone, "merge", "-q", "--no-ff", "faster-health", "-m", "Merge pull request #7 from dev/faster-health")
     summary = tmp_path / "summary.md"
-    context = {"secrets.GITBEAT_DATABASE_URL": postgres_url,
+    context = {"secrets.GITBEAT_DATABASE_URL": server_url,
                "github.event.head_commit.message": "Merge pull request #7 from dev/faster-health\n\nEvery 90 s"}
     run_job(workflow["jobs"]["apply"], clone, context, {"GITHUB_STEP_SUMMARY": str(summary)})
     assert "**12 to add, 0 to change, 0 to remove.**" in summary.read_text()  # tasks, queues, schedules
     assert (clone / "plan.json").exists()
-    assert applied(postgres_url) == ("Merge pull request #7 from dev/faster-health", 90)
+    assert applied(server_url) == ("Merge pull request #7 from dev/faster-health", 90)
     assert workflow["jobs"]["apply"]["concurrency"] == {"group": "gitbeat-apply", "cancel-in-progress": False}
 
 
-def test_the_gitlab_pipeline_commands(pull_request: tuple[Path, Path], postgres_url: str) -> None:
+def test_the_gitlab_pipeline_commands(pull_request: tuple[Path, Path], server_url: str) -> None:
     _, clone = pull_request
     pipeline = yaml.safe_load(GITLAB.read_text())
     merge_request = {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"}
@@ -238,8 +239,8 @@ def test_the_gitlab_pipeline_commands(pull_request: tuple[Path, Path], postgres_
     assert not (clone / ".gitbeat").exists()
     git(clone, "checkout", "-q", "main")
     git(clone, "merge", "-q", "--ff-only", "faster-health")
-    default_branch = {"GITBEAT_DATABASE_URL": postgres_url, "CI_COMMIT_TITLE": "Health check every two minutes"}
+    default_branch = {"GITBEAT_DATABASE_URL": server_url, "CI_COMMIT_TITLE": "Health check every two minutes"}
     for command in pipeline["gitbeat:apply"]["script"]:
         shell(command, clone, default_branch)
-    assert applied(postgres_url) == ("Health check every two minutes", 120)
+    assert applied(server_url) == ("Health check every two minutes", 120)
     assert pipeline["gitbeat:apply"]["resource_group"] == "gitbeat-apply"

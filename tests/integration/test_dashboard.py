@@ -28,7 +28,7 @@ import pytest
 
 from tests.conftest import CI, PROJECT
 from tests.integration.cluster import HANDLER, Cluster
-from tests.integration.conftest import PG_HOST, PG_USER, _admin, rabbitmq_available
+from tests.integration.conftest import new_database, rabbitmq_available
 from tests.unit.test_error_path import free_port
 
 if TYPE_CHECKING:
@@ -117,22 +117,7 @@ def wait_until(condition: Callable[[], T], timeout: float, message: Callable[[],
     return result
 
 
-# --- the deployment: PostgreSQL database, RabbitMQ vhost, beat, worker, `gitbeat serve` ------------------------
-
-
-@contextmanager
-def database() -> Iterator[str]:
-    """A new PostgreSQL database for the module (the `postgres_url` fixture is per test)."""
-    name = f"gitbeat_test_{uuid.uuid4().hex[:12]}"
-    admin = _admin()
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://{PG_USER}@{PG_HOST}:5432/{name}"
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+# --- the deployment: a database, RabbitMQ vhost, beat, worker, `gitbeat serve` ------------------------
 
 
 @contextmanager
@@ -204,8 +189,9 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+@pytest.fixture(scope="module", params=["postgresql", "mysql"])
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The dashboard of a deployment on a database of its own: PostgreSQL, then MariaDB."""
     chromium_available()
     rabbitmq_available()
     root = tmp_path_factory.mktemp("dashboard") / "project"
@@ -215,7 +201,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     (root / "tasks" / "t.yaml").write_text(textwrap.dedent(TASKS))
     (root / "schedules" / "s.yaml").write_text(textwrap.dedent(SCHEDULES))
     tokens = {"ops": secrets.token_urlsafe(24)[:32], "reader": secrets.token_urlsafe(24)[:32]}
-    with database() as url, vhost() as name:
+    with new_database(request.param) as url, vhost() as name:
         cluster = Cluster(root, url, f"amqp://guest:guest@127.0.0.1:5672/{name}", extra={"GITBEAT_AUTHOR": "alice"})
         try:
             cluster.setup()

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def environment(tmp_path: Path, postgres_url: str, rabbitmq_vhost: str) -> Iterator[tuple[Path, dict[str, str]]]:
+def environment(tmp_path: Path, server_url: str, rabbitmq_vhost: str) -> Iterator[tuple[Path, dict[str, str]]]:
     rabbitmq_available()
     root = tmp_path / "project"
     root.mkdir()
@@ -31,9 +31,9 @@ def environment(tmp_path: Path, postgres_url: str, rabbitmq_vhost: str) -> Itera
     shutil.copy(PROJECT / "gitbeat.yaml", root / "gitbeat.yaml")
     scrubbed = {k: v for k, v in os.environ.items() if not k.startswith(("GITBEAT_", "CELERY_", "REDIS_", "FLOWER_"))}
     env = {
-        **scrubbed, "PYTHONDONTWRITEBYTECODE": "1", "GITBEAT_CONFIG": str(root), "GITBEAT_DATABASE_URL": postgres_url,
+        **scrubbed, "PYTHONDONTWRITEBYTECODE": "1", "GITBEAT_CONFIG": str(root), "GITBEAT_DATABASE_URL": server_url,
         "CELERY_BROKER": "rabbitmq", "CELERY_RABBITMQ_VHOST": rabbitmq_vhost,
-        "CELERY_RESULT_BACKEND": "db+" + postgres_url, "EXAMPLE_APP_DB": str(tmp_path / "app.db"),
+        "CELERY_RESULT_BACKEND": "db+" + server_url, "EXAMPLE_APP_DB": str(tmp_path / "app.db"),
     }
     yield root, env
 
