@@ -17,6 +17,7 @@ import bisect
 import os
 import re
 import stat
+from array import array
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FilePath
@@ -544,7 +545,9 @@ class _Located:
 
     def __init__(self, text: str, root: Node) -> None:
         self.text = text
-        self.places: dict[int, list[int]] = {}  # id(container) -> [key, value, ...] offsets or [item, ...]
+        # id(container) -> [key, value, ...] offsets or [item, ...]: 4-byte unsigned ints (files are at most
+        # 10 MB), a tenth of a list of Python ints, for the offsets of every key and value a config holds
+        self.places: dict[int, array[int]] = {}
         self.merged: dict[int, dict[str, int]] = {}  # id(mapping with <<) -> merged key -> offset of the << value
         self.aliased: set[tuple[int, str | int]] = set()  # (id(container), key or index) whose value is an alias
         self.keep: list[Any] = []  # << values: not in the data, but their ids stay taken
@@ -583,7 +586,7 @@ class _Located:
             current = current[part]
         return None
 
-    def _key_indexes(self, mapping: dict[str, Any], offsets: list[int]) -> dict[str, int]:
+    def _key_indexes(self, mapping: dict[str, Any], offsets: array[int]) -> dict[str, int]:
         indexes = self._indexes.get(id(mapping))
         if indexes is None:
             written = len(offsets) // 2  # the keys written in the mapping come first, merged ones after
@@ -639,7 +642,7 @@ class _Walk:
         seen, text, scalar_type, str_tag, merge_tag = self.seen, self.located.text, ScalarNode, _T_STR, _T_MERGE
         mapping: dict[str, Any] = {}
         seen[node] = mapping
-        offsets: list[int] = []
+        offsets = array("I")
         self.located.places[id(mapping)] = offsets
         merges: list[tuple[Any, int]] = []
         for key_node, value_node in node.value:
@@ -679,7 +682,7 @@ class _Walk:
         seen, text, scalar_type, str_tag = self.seen, self.located.text, ScalarNode, _T_STR
         sequence: list[Any] = []
         seen[node] = sequence
-        offsets: list[int] = []
+        offsets = array("I")
         self.located.places[id(sequence)] = offsets
         for index, item in enumerate(node.value):
             if item in seen:
