@@ -242,3 +242,19 @@ def test_an_unreachable_database_is_one_clear_line(project: Path) -> None:
         "gitbeat: error: cannot use the database at postgresql+psycopg2://root@127.0.0.1:1/nowhere: "
     )
     assert "Traceback" not in result.stderr
+
+
+def test_new_schedules_are_written_in_chunks(
+    project: Path, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Many new rows go in chunks of COPY_CHUNK (bounded memory at 100,000 schedules); each is written, once."""
+    import gitbeat.store.apply as store_apply
+    from gitbeat import cli
+
+    monkeypatch.setattr(store_apply, "COPY_CHUNK", 2)  # the example's three schedules: a chunk of 2, then of 1
+    monkeypatch.chdir(project)
+    assert cli.main(["apply", "--config", str(project), "--database", database_url, "-m", "chunks"]) == 0
+    assert capsys.readouterr().out == "Applied revision 1: 12 to add, 0 to change, 0 to remove.\n"
+    assert rows(database_url, project, "SELECT name FROM gitbeat_schedules ORDER BY name") == [
+        ("cleanup-expired-sessions",), ("health-check",), ("sync-user-stats",)
+    ]
