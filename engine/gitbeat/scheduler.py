@@ -294,7 +294,13 @@ class Scheduler(beat.Scheduler):
             raise
         if self.state.leader and not was_leader:
             logger.info("beat: %s leads; reloading the run state", self.beatstore.process_id)
-            self._load_all()  # another leader may have fired since we loaded
+            try:
+                self._load_all()  # another leader may have fired since we loaded
+            except BaseException:
+                # Not loaded, so not leading: entries from before are stale and must never fire. The
+                # next check finds the lock held and loads again.
+                self.state.leader = False
+                raise
             self._next_heartbeat = 0.0
         elif was_leader and not self.state.leader:
             logger.warning("beat: %s lost the lead; standing by", self.beatstore.process_id)

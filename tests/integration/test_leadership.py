@@ -101,3 +101,43 @@ def test_a_killed_mysql_session_loses_the_lead_at_once(mariadb_url: str) -> None
         admin.close()
         leader.close()
         standby.close()
+
+
+def test_a_new_leader_whose_load_fails_does_not_lead_until_it_has_loaded(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database went away between taking the lock and reading the run state: the beat must not fire from what it
+    held before (due times another leader sent, or none at all), and the next leadership check loads again."""
+    from gitbeat import cli
+    from gitbeat.app import create_app
+    from gitbeat.errors import StoreError
+    from gitbeat.scheduler import Scheduler
+    from gitbeat.settings import Settings
+    from gitbeat.store.beat import BeatStore
+    from tests.integration.cluster import write_project
+
+    project = write_project(tmp_path / "project", 3)
+    assert cli.main(["apply", "--config", str(project), "--database", database_url]) == 0
+    url = normalise_database_url(database_url, project)
+    settings = Settings(_env_file=None, database_url=url, broker_url_override="memory://")  # type: ignore[call-arg]
+    store = Store(url)
+    _, config = BeatStore(store).revision_config()
+    store.engine.dispose()
+    real = BeatStore.revision_config
+    failures = iter([StoreError("lost the connection to the database")])
+
+    def revision_config_failing_once(self: BeatStore) -> object:
+        for error in failures:
+            raise error
+        return real(self)
+
+    monkeypatch.setattr(BeatStore, "revision_config", revision_config_failing_once)
+    scheduler = Scheduler(app=create_app(project, settings, config, name="load-fails"))
+    try:
+        assert (scheduler.state.leader, scheduler.entries) == (False, {})  # the lock is held, nothing loaded
+        scheduler._check_leadership(time.monotonic())
+        assert scheduler.state.leader
+        assert {"s0", "s1", "s2"} <= set(scheduler.entries)
+    finally:
+        scheduler.close()
+    assert "beat: database unavailable (lost the connection to the database)" in caplog.text
