@@ -15,6 +15,7 @@ import textwrap
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +32,7 @@ from datetime import datetime, timezone
 from urllib.parse import unquote, urlsplit
 
 import psycopg2
-from celery import current_task
+from celery import current_task, signals
 
 
 def insert_execution(url, name, due, task_id):
@@ -58,14 +59,26 @@ def insert_execution(url, name, due, task_id):
 
 def record(name, seconds=0.0):
     # While it sleeps, a file named after this process says until when: "mid-task" for a test that kills.
-    marker = os.path.join(os.environ["MIDTASK_DIR"], str(os.getpid()))
+    directory = os.environ["MIDTASK_DIR"]
+    marker = os.path.join(directory, str(os.getpid()))
     if seconds:
         with open(marker, "w") as out:
             out.write(str(time.time() + seconds))
         time.sleep(seconds)
         os.unlink(marker)
+    # From its effect until the ledger has its outcome (task_postrun: after gitbeat's wrapper wrote it), a
+    # kill would run it again; "effect-PID" says a process is there, and a test that kills waits it out.
+    open(os.path.join(directory, f"effect-{os.getpid()}"), "w").close()
     request = current_task.request
     insert_execution(os.environ["EXECUTIONS_URL"], name, request.gitbeat_due, request.id)
+
+
+@signals.task_postrun.connect
+def _outcome_recorded(**_):
+    try:
+        os.unlink(os.path.join(os.environ["MIDTASK_DIR"], f"effect-{os.getpid()}"))
+    except FileNotFoundError:
+        pass
 '''
 
 EXECUTIONS = {
@@ -108,21 +121,46 @@ def _utc(value: Any) -> Any:
     return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
 
 
+def _group_pids(pgid: int) -> list[int]:
+    """The processes of group `pgid` (a worker and its pool children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    return found
+
+
+def _stopped(pid: int, timeout: float = 2.0) -> bool:
+    """Wait until `pid` is stopped (SIGSTOP is delivered asynchronously) or has exited; False if neither in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return True  # gone
+        if state in ("T", "t"):
+            return True
+        if state in ("Z", "X"):
+            return True  # exited: it does nothing more either
+        time.sleep(0.001)
+    return False
+
+
 def _group_ports(pgid: int) -> set[int]:
     """The local TCP ports of the sockets that processes of group `pgid` hold (from /proc)."""
     inodes: set[str] = set()
     proc = Path("/proc")
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in _group_pids(pgid):
         try:
-            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) != pgid:
-                continue
-            for fd in (entry / "fd").iterdir():
+            for fd in (proc / str(pid) / "fd").iterdir():
                 target = os.readlink(fd)
                 if target.startswith("socket:["):
                     inodes.add(target[8:-1])
-        except (OSError, IndexError, ValueError):
+        except OSError:
             continue  # gone meanwhile
     ports = set()
     for table in ("tcp", "tcp6"):
@@ -234,20 +272,33 @@ class Cluster:
             pass
         process.wait()
 
-    def mid_task(self, at_least: float) -> list[str]:
-        """The workers with a pool process now inside a handler that sleeps `at_least` seconds more."""
+    def frozen_mid_task(self) -> str | None:
+        """A worker stopped (SIGSTOP, all its processes) with a pool process inside a handler before its effect, and
+        none between an effect and the ledger's record of it; None if there is no such worker now.
+
+        The handler writes its marker, sleeps, removes it, then marks and records its effect; the
+        mark goes once the ledger has the outcome. So a kill of the worker found strikes mid-task
+        however late the test process gets to it, never in the instant after an effect (which no
+        queue could tell from mid-task).
+        """
         groups = {process.pid: name for name, process in self.processes.items() if name.startswith("worker")}
-        found = set()
-        for marker in (self.project / "midtask").iterdir():
+        markers = self.project / "midtask"
+        for marker in sorted(markers.iterdir()):
             try:
-                if float(marker.read_text() or 0) - time.time() < at_least:
-                    continue
                 group = os.getpgid(int(marker.name))
             except (OSError, ValueError):
-                continue  # it just finished
-            if group in groups:
-                found.add(groups[group])
-        return sorted(found)
+                continue  # it just finished, or an effect mark
+            if group not in groups:
+                continue
+            with suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGSTOP)
+                members = _group_pids(group)
+                if all(_stopped(pid) for pid in members) and marker.exists() and not any(
+                    (markers / f"effect-{pid}").exists() for pid in members
+                ):
+                    return groups[group]
+                os.killpg(group, signal.SIGCONT)
+        return None
 
     def running(self, role: str) -> list[str]:
         return [name for name, process in self.processes.items() if name.startswith(role) and process.poll() is None]

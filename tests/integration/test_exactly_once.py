@@ -106,9 +106,10 @@ def test_three_beats_with_the_leader_killed_again_and_again(cluster: Cluster) ->
 def test_workers_killed_mid_task(tmp_path: Path, server_url: str, rabbitmq_vhost: str) -> None:
     """acks_late: a run whose worker dies mid-task executes again, to completion, once.
 
-    Each kill strikes a worker while one of its pool processes sleeps in the handler. (A
-    kill in the instant between a handler's last effect and the ledger's record of its
-    success would run it again: no queue can tell that instant from mid-task.)
+    Each kill strikes a worker while one of its pool processes is stopped inside the handler,
+    before its effect. (A kill in the instant between a handler's last effect and the ledger's
+    record of its success would run it again: no queue can tell that instant from mid-task, so
+    the test makes sure it never strikes there, however loaded the machine.)
     """
     rabbitmq_available()
     cluster = Cluster(write_project(tmp_path / "slow", SCHEDULES, seconds=0.4), server_url,
@@ -117,15 +118,19 @@ def test_workers_killed_mid_task(tmp_path: Path, server_url: str, rabbitmq_vhost
     try:
         start = warm_up(cluster, beats=1, workers=3)
 
+        killed: list[str] = []
+
         def kill_a_worker() -> None:
-            busy = cluster.mid_task(at_least=0.15)
-            if busy:
-                cluster.kill(random.choice(busy))
+            frozen = cluster.frozen_mid_task()
+            if frozen:
+                cluster.kill(frozen)
+                killed.append(frozen)
                 cluster.start("worker")
 
-        struck = during(FAULT_SECONDS, kill_a_worker, lambda: random.uniform(2, 4))
+        during(FAULT_SECONDS, kill_a_worker, lambda: random.uniform(2, 4))
         end = datetime.now(UTC) - timedelta(seconds=1)
-        assert_exactly_once(settle(cluster, start, end), cluster, struck)
+        assert len(killed) >= 2, f"workers killed mid-task: {killed}"
+        assert_exactly_once(settle(cluster, start, end), cluster, len(killed))
     finally:
         cluster.close()
 
