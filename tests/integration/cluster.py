@@ -13,9 +13,10 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections import Counter
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg2
+
+from tests.integration.conftest import group_pids, process_state
 
 HANDLER = '''
 """Counts completed executions in a table of the test's database."""
@@ -116,36 +119,36 @@ def kill_session(admin: Any, url: str, session: int) -> None:
             cursor.execute("SELECT pg_terminate_backend(%s)", (session,))
 
 
+@contextmanager
+def mariadb_user(url: str, privileges: str, prefix: str = "gitbeat_t") -> Iterator[tuple[str, str]]:
+    """A MariaDB user of the test's own (`prefix`_…) with `privileges` on the test's database (its tables made
+    later too): its name and URL. Dropped afterwards."""
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/")
+    user = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = dbapi_connect(url)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE USER '{user}'@'%'")
+            cursor.execute(f"GRANT {privileges} ON `{database}`.* TO '{user}'@'%'")
+        yield user, f"mysql://{user}@{parts.hostname}:{parts.port or 3306}/{database}"
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+        admin.close()
+
+
 def _utc(value: Any) -> Any:
     """MariaDB's DATETIME comes back without a zone: it holds UTC."""
     return value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
-
-
-def _group_pids(pgid: int) -> list[int]:
-    """The processes of group `pgid` (a worker and its pool children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
-                    found.append(int(entry.name))
-            except (OSError, IndexError, ValueError):
-                continue  # gone meanwhile
-    return found
 
 
 def _stopped(pid: int, timeout: float = 2.0) -> bool:
     """Wait until `pid` is stopped (SIGSTOP is delivered asynchronously) or has exited; False if neither in time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            return True  # gone
-        if state in ("T", "t"):
+        if process_state(pid) in (None, "T", "t", "Z", "X"):
             return True
-        if state in ("Z", "X"):
-            return True  # exited: it does nothing more either
         time.sleep(0.001)
     return False
 
@@ -154,7 +157,7 @@ def _group_ports(pgid: int) -> set[int]:
     """The local TCP ports of the sockets that processes of group `pgid` hold (from /proc)."""
     inodes: set[str] = set()
     proc = Path("/proc")
-    for pid in _group_pids(pgid):
+    for pid in group_pids(pgid):
         try:
             for fd in (proc / str(pid) / "fd").iterdir():
                 target = os.readlink(fd)
@@ -292,7 +295,7 @@ class Cluster:
                 continue
             with suppress(ProcessLookupError):
                 os.killpg(group, signal.SIGSTOP)
-                members = _group_pids(group)
+                members = group_pids(group)
                 if all(_stopped(pid) for pid in members) and marker.exists() and not any(
                     (markers / f"effect-{pid}").exists() for pid in members
                 ):

@@ -187,6 +187,27 @@ def wait_until(condition: Callable[[], T], timeout: float, message: str | Callab
     return result
 
 
+def process_state(pid: int) -> str | None:
+    """The state letter of `pid` in /proc (R, S, T, Z, ...), or None once it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The processes of group `pgid` (a worker and its pool children, say), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+    return found
+
+
 def group_alive(pgid: int) -> bool:
     """Whether a process of group `pgid` still runs. A killed one that init has not reaped yet (a zombie, for a
     second or so here) has exited: it runs nothing and holds no socket, so it does not count."""
@@ -194,16 +215,6 @@ def group_alive(pgid: int) -> bool:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not Path("/proc").is_dir():
         return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            state, _, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        if int(group) == pgid and state != "Z":
-            return True
-    return False
+    return any(process_state(pid) not in (None, "Z") for pid in group_pids(pgid))

@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 from gitbeat.scheduler import task_id
 from tests.conftest import gitbeat
-from tests.integration.cluster import dbapi_connect, kill_session
+from tests.integration.cluster import dbapi_connect, kill_session, mariadb_user
 from tests.integration.conftest import AMQP, rabbitmq_available, wait_until
 from tests.integration.rabbitnode import RabbitNode
 from tests.integration.test_store import rows
@@ -467,27 +467,22 @@ def refusable(url: str) -> Iterator[tuple[str, Callable[[], None], Callable[[], 
             admin.close()
         return
     admin = dbapi_connect(url)
-    user = f"gitbeat_t_{uuid.uuid4().hex[:10]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE USER '{user}'@'%'")
-        cursor.execute(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'")
-
-    def lock() -> None:
-        with admin.cursor() as cursor:
-            cursor.execute(f"ALTER USER '{user}'@'%' ACCOUNT LOCK")
-            cursor.execute("SELECT id FROM information_schema.processlist WHERE user = %s", (user,))
-            for (session,) in cursor.fetchall():
-                kill_session(admin, url, session)
-
-    def unlock() -> None:
-        with admin.cursor() as cursor:
-            cursor.execute(f"ALTER USER '{user}'@'%' ACCOUNT UNLOCK")
-
     try:
-        yield f"mysql://{user}@{base.split('@', 1)[1]}/{database}", lock, unlock
+        with mariadb_user(url, "ALL") as (user, user_url):
+
+            def lock() -> None:
+                with admin.cursor() as cursor:
+                    cursor.execute(f"ALTER USER '{user}'@'%' ACCOUNT LOCK")
+                    cursor.execute("SELECT id FROM information_schema.processlist WHERE user = %s", (user,))
+                    for (session,) in cursor.fetchall():
+                        kill_session(admin, url, session)
+
+            def unlock() -> None:
+                with admin.cursor() as cursor:
+                    cursor.execute(f"ALTER USER '{user}'@'%' ACCOUNT UNLOCK")
+
+            yield user_url, lock, unlock
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
         admin.close()
 
 

@@ -15,20 +15,19 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import CI, PROJECT
 from tests.integration.cluster import HANDLER, Cluster
-from tests.integration.conftest import new_database, rabbitmq_available
+from tests.integration.conftest import new_database, rabbitmq_available, wait_until
 from tests.unit.test_error_path import free_port
 
 if TYPE_CHECKING:
@@ -91,8 +90,6 @@ schedules:
 HEALTH = {"heartbeat": "ok", "hourly-rollup": "ok", "sync-invoices": "failing", "weekly-digest": "stale",
           "cleanup-tmp": "paused"}
 
-T = TypeVar("T")
-
 
 def chromium_available() -> None:
     """Skip without Chromium, its driver or selenium, except in CI, where their absence is a failure."""
@@ -106,15 +103,6 @@ def chromium_available() -> None:
         if CI:
             pytest.fail(message)
         pytest.skip(message)
-
-
-def wait_until(condition: Callable[[], T], timeout: float, message: Callable[[], str]) -> T:
-    """Poll `condition` until it returns something truthy; fail with `message()` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, message()
-        time.sleep(0.1)
-    return result
 
 
 # --- the deployment: a database, RabbitMQ vhost, beat, worker, `gitbeat serve` ------------------------

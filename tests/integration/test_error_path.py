@@ -13,8 +13,8 @@ import pytest
 
 from gitbeat import cli
 from gitbeat.errors import CHANGES, FAILED, OK
-from tests.integration.cluster import dbapi_connect, kill_session
-from tests.integration.conftest import MARIADB_HOST, PG_HOST, rabbitmq_available
+from tests.integration.cluster import dbapi_connect, kill_session, mariadb_user
+from tests.integration.conftest import PG_HOST, rabbitmq_available
 from tests.integration.test_store import rows, run
 from tests.integration.test_store_faults import big_config, start
 
@@ -44,10 +44,10 @@ def reader(server_url: str) -> Iterator[str]:
     role = f"gitbeat_reader_{uuid.uuid4().hex[:8]}"
     database = server_url.rsplit("/", 1)[1]
     if server_url.startswith("mysql"):
-        yield from _mariadb_reader(server_url, role, database)
+        with mariadb_user(server_url, "SELECT", prefix="gitbeat_reader") as (_, url):
+            yield url
         return
-    postgres_url = server_url
-    owner = psycopg2.connect(postgres_url)
+    owner = psycopg2.connect(server_url)
     owner.autocommit = True
     with owner.cursor() as cursor:
         cursor.execute(f'CREATE ROLE "{role}" LOGIN')
@@ -63,20 +63,6 @@ def reader(server_url: str) -> Iterator[str]:
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
             )
             cursor.execute(f'DROP ROLE "{role}"')
-        owner.close()
-
-
-def _mariadb_reader(url: str, user: str, database: str) -> Iterator[str]:
-    """A MariaDB user with SELECT on the test's database (on its tables made later too)."""
-    owner = dbapi_connect(url)
-    with owner.cursor() as cursor:
-        cursor.execute(f"CREATE USER '{user}'@'%'")
-        cursor.execute(f"GRANT SELECT ON `{database}`.* TO '{user}'@'%'")
-    try:
-        yield f"mysql://{user}@{MARIADB_HOST}:3306/{database}"
-    finally:
-        with owner.cursor() as cursor:
-            cursor.execute(f"DROP USER IF EXISTS '{user}'@'%'")
         owner.close()
 
 
@@ -97,15 +83,14 @@ def tables(url: str) -> list[str]:
 def test_plan_status_and_history_run_with_a_select_only_role(
     project: Path, server_url: str, reader: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    postgres_url = server_url  # or MariaDB's: a user with SELECT only, in a read-only session
     driver = "mysql+pymysql" if server_url.startswith("mysql") else "postgresql+psycopg2"
     # Before anything is applied: the plan is every add, and nothing is created.
     assert cli.main(["plan", "--config", str(project), "--database", reader, "--detailed-exitcode"]) == CHANGES
     out, err = capsys.readouterr()
     assert out.endswith("Plan: 12 to add, 0 to change, 0 to remove.\n")
     assert err.startswith(f"gitbeat: note: nothing is applied to {driver}://gitbeat_reader_")
-    assert tables(postgres_url) == []
-    assert run(project, postgres_url, "apply").returncode == 0
+    assert tables(server_url) == []
+    assert run(project, server_url, "apply").returncode == 0
     edited = project / "schedules" / "maintenance.yaml"
     edited.write_text(edited.read_text().replace("every: 300s", "every: 120s"))
     assert cli.main(["plan", "--config", str(project), "--database", reader, "--detailed-exitcode"]) == CHANGES
@@ -121,7 +106,7 @@ def test_plan_status_and_history_run_with_a_select_only_role(
     refused = "cannot use the database" if server_url.startswith("mysql") else "database error"
     assert err.startswith(f"gitbeat: error: {refused} at {driver}://gitbeat_reader_"), err
     assert err.count("\n") == 1 and "Traceback" not in err
-    assert rows(postgres_url, project, "SELECT count(*) FROM gitbeat_revisions") == [(1,)]
+    assert rows(server_url, project, "SELECT count(*) FROM gitbeat_revisions") == [(1,)]
 
 
 # The apply's bulk write of new rows, waiting for a lock mid-transaction: COPY on PostgreSQL, a multi-row INSERT
@@ -135,16 +120,15 @@ BULK_WAITING = {
 
 
 def test_an_apply_killed_mid_copy_is_one_line_and_changes_nothing(project: Path, server_url: str) -> None:
-    postgres_url = server_url
     mysql = server_url.startswith("mysql")
-    assert run(project, postgres_url, "apply").returncode == 0
+    assert run(project, server_url, "apply").returncode == 0
     big_config(project, 5000)  # 5,000 new rows: written with COPY (one multi-row INSERT on MariaDB)
-    database = postgres_url.rsplit("/", 1)[1]
-    admin = dbapi_connect(postgres_url)
-    blocker = dbapi_connect(postgres_url, autocommit=False)
+    database = server_url.rsplit("/", 1)[1]
+    admin = dbapi_connect(server_url)
+    blocker = dbapi_connect(server_url, autocommit=False)
     with blocker.cursor() as cursor:  # COPY needs ROW EXCLUSIVE: it waits behind SHARE, mid-transaction
         cursor.execute("LOCK TABLES gitbeat_schedules READ" if mysql else "LOCK TABLE gitbeat_schedules IN SHARE MODE")
-    process = start(project, postgres_url, "apply")
+    process = start(project, server_url, "apply")
     try:
         deadline = time.monotonic() + 30
         pid = None
@@ -155,7 +139,7 @@ def test_an_apply_killed_mid_copy_is_one_line_and_changes_nothing(project: Path,
             pid = found[0] if found else None
             time.sleep(0.02)
         assert pid is not None, process.communicate(timeout=5)
-        kill_session(admin, postgres_url, pid)
+        kill_session(admin, server_url, pid)
         stdout, stderr = process.communicate(timeout=30)
     finally:
         if mysql:
@@ -169,6 +153,6 @@ def test_an_apply_killed_mid_copy_is_one_line_and_changes_nothing(project: Path,
     assert stderr.startswith(f"gitbeat: error: lost the connection to the database at {driver}://"), stderr
     assert stderr.endswith("the transaction was rolled back and nothing was changed\n")
     assert stderr.count("\n") == 1 and "Traceback" not in stderr
-    assert rows(postgres_url, project, "SELECT count(*) FROM gitbeat_schedules") == [(3,)]
-    assert rows(postgres_url, project, "SELECT count(*) FROM gitbeat_revisions") == [(1,)]
-    assert run(project, postgres_url, "apply").returncode == 0
+    assert rows(server_url, project, "SELECT count(*) FROM gitbeat_schedules") == [(3,)]
+    assert rows(server_url, project, "SELECT count(*) FROM gitbeat_revisions") == [(1,)]
+    assert run(project, server_url, "apply").returncode == 0

@@ -11,11 +11,10 @@ import os
 import signal
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,21 +25,13 @@ from gitbeat.runtime import files_config
 from gitbeat.settings import normalise_database_url
 from gitbeat.store import Store
 from tests.integration.cluster import Cluster, dbapi_connect, write_project
-from tests.integration.conftest import MARIADB_HOST, rabbitmq_available
+from tests.integration.conftest import MARIADB_HOST, rabbitmq_available, wait_until
 from tests.integration.test_error_path import tables
 
 pytestmark = pytest.mark.integration
 
 SUPPORTED = "use SQLite (sqlite:///…), PostgreSQL (postgresql://…) or MySQL/MariaDB (mysql://…)"
 SECRET = "s3cretPassw0rd"
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, message: Callable[[], str]) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, message()
-        time.sleep(0.05)
-    return found
 
 
 def gitbeat(capsys: pytest.CaptureFixture[str], project: Path, *argv: str) -> tuple[int, str, str]:
