@@ -319,10 +319,10 @@ def _mysql_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _mysql_read_only(dbapi_connection: Any, _record: Any) -> None:
+def _mysql_read_only(dbapi_connection: Any, record: Any) -> None:
     # A reader: the server refuses any write or DDL in this session's transactions.
+    _mysql_connect(dbapi_connection, record)
     cursor = dbapi_connection.cursor()
-    cursor.execute("SET time_zone = '+00:00'")
     cursor.execute("SET SESSION TRANSACTION READ ONLY")
     cursor.close()
 
