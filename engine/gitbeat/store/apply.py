@@ -10,10 +10,10 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -27,6 +27,7 @@ from .tables import OWNER, audit, overrides, revisions, schedules
 
 NOTIFY_CHANNEL = "gitbeat_revisions"
 MAX_SUMMARY_CHANGES = 1000
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ class Store(Database):
                                    revision_id, starts[item.name][0], now, now, *starts[item.name][1:]), strict=True))
                 for item in added
             )
-            while chunk := list(itertools.islice(new_rows, COPY_CHUNK)):  # bounded memory, as COPY's
+            for chunk in _chunks(new_rows):  # bounded memory, as COPY's
                 connection.execute(sa.insert(schedules), chunk)
         updates = plan.of("schedule", "change", "drift")
         for timing_changed in (False, True):
@@ -357,6 +358,13 @@ def _revision(row: Any) -> Revision:
 COPY_CHUNK = 5_000  # rows per COPY or INSERT: a few MB however many rows (a StringIO keeps 4 bytes a character)
 
 
+def _chunks(rows: Iterable[Row]) -> Iterator[list[Row]]:
+    """`rows` in lists of at most COPY_CHUNK."""
+    remaining = iter(rows)
+    while chunk := list(itertools.islice(remaining, COPY_CHUNK)):
+        yield chunk
+
+
 def _copy_rows(
     connection: Connection, table: sa.Table, columns: tuple[str, ...], rows: Iterable[tuple[Any, ...]]
 ) -> None:
@@ -364,8 +372,7 @@ def _copy_rows(
     statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
     cursor = connection.connection.cursor()
     try:
-        remaining = iter(rows)
-        while chunk := list(itertools.islice(remaining, COPY_CHUNK)):
+        for chunk in _chunks(rows):
             buffer = io.StringIO()
             csv.writer(buffer).writerows(chunk)
             buffer.seek(0)
