@@ -552,7 +552,7 @@ class _Located:
         self.aliased: set[tuple[int, str | int]] = set()  # (id(container), key or index) whose value is an alias
         self.keep: list[Any] = []  # << values: not in the data, but their ids stay taken
         self.root = root.start_mark.index
-        self._lines: list[int] | None = None
+        self._lines: array[int] | None = None  # the offset each line starts at (4 bytes each, as the places)
         self._indexes: dict[int, dict[str, int]] = {}
         self._exact: Document | None = None
         self.data = _Walk(self).value(root)
@@ -596,7 +596,7 @@ class _Located:
     def position(self, offset: int) -> Position:
         """The 1-based line and column of `offset`, counting line breaks as libyaml does."""
         if self._lines is None:
-            self._lines = [0, *(match.end() for match in _BREAK.finditer(self.text))]
+            self._lines = array("I", [0, *(match.end() for match in _BREAK.finditer(self.text))])
         line = bisect.bisect_right(self._lines, offset)
         return (line, offset - self._lines[line - 1] + 1)
 

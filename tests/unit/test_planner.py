@@ -16,8 +16,7 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 def wanted(name: str, **fields: Any) -> DesiredSchedule:
     spec = ScheduleSpec.model_validate({"task": "t", "every": 60, "timezone": "UTC", **fields})
-    text = spec.model_dump_json()
-    return DesiredSchedule(name, spec, text, digest(text), "schedules/s.yaml:1")
+    return DesiredSchedule(name, spec, digest(spec.model_dump_json()), "schedules/s.yaml:1")
 
 
 def stored(name: str, *, managed: bool = True, enabled: bool | None = None, edit: dict[str, Any] | None = None,

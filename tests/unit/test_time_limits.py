@@ -288,8 +288,8 @@ def test_next_with_no_fire_time_left_before_10000(project: Path, capsys: pytest.
 
 
 def plan_with(spec: ScheduleSpec, now: datetime) -> str:
-    text = spec.model_dump_json()
-    desired = Desired({"ticker": DesiredSchedule("ticker", spec, text, digest(text), "schedules/a.yaml:2")}, {}, {}, {})
+    desired = Desired({"ticker": DesiredSchedule("ticker", spec, digest(spec.model_dump_json()), "schedules/a.yaml:2")},
+                      {}, {}, {})
     return planview.text(diff(desired, Current({}), now), None)
 
 

@@ -26,10 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     saved = load(args.plan) if args.plan is not None else None  # a file that is not a plan: before anything else
-    config = valid_config(args)
     from ..store import RevisionMeta
 
-    desired = desired_state(config)
+    # The config is not kept: its YAML documents would stay in memory while the store is read.
+    desired = desired_state(valid_config(args))
     prune, expect = not args.no_prune, None
     if saved is not None:
         if saved.environment != desired.environment:

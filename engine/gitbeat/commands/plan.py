@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = valid_config(args)
-    desired = desired_state(config)
+    # The config is not kept: its YAML documents would stay in memory while the store is read.
+    desired = desired_state(valid_config(args))
     now = datetime.now(UTC)
     if args.base:
         if args.out:
@@ -41,13 +41,15 @@ def run(args: argparse.Namespace) -> int:
         if not store.ensure_schema():
             print(f"gitbeat: note: nothing is applied to {store.describe()} yet; apply creates gitbeat's tables",
                   file=sys.stderr)
-        revision, state = store.state()
-        against = revision
         if args.out:
             from ..savedplan import save
 
+            revision, state = store.state()  # a digest of every row: read only for a plan to save
             save(args.out, plan, revision, config_digest=desired.digest(), environment=desired.environment,
                  prune=not args.no_prune, state=state)
+        else:
+            revision = store.latest_revision()
+        against = revision
     render = {"text": planview.text, "markdown": planview.markdown, "json": planview.as_json}[args.format]
     sys.stdout.write(render(plan, against))
     if plan.conflicts:
