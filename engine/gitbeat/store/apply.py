@@ -27,7 +27,7 @@ from .tables import OWNER, audit, overrides, revisions, schedules
 
 NOTIFY_CHANNEL = "gitbeat_revisions"
 MAX_SUMMARY_CHANGES = 1000
-STREAM_ROWS = 5_000  # schedule rows fetched at a time
+STREAM_ROWS = 5_000  # schedule rows fetched at a time when all are read
 Row = TypeVar("Row")
 
 

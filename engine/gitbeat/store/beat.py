@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,14 +13,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..applied import AppliedConfig
-from .apply import Store
+from .apply import STREAM_ROWS, Store
 from .runs import NewRun
 from .tables import Moment, beats, revisions, runs, schedules
 
 _STALE = timedelta(minutes=1)  # a beat not heard from for this long is forgotten
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScheduleRow:
     name: str
     spec: str
@@ -120,17 +121,22 @@ class BeatStore:
                 sa.select(schedules.c.name, schedules.c.origin)
             )}
 
-    def rows(self, names: list[str] | None = None) -> list[ScheduleRow]:
-        """Full rows: all of them, or those named (in chunks the database accepts)."""
+    def rows(self, names: list[str] | None = None) -> Iterator[ScheduleRow]:
+        """Full rows: all of them (streamed), or those named (in chunks the database accepts).
+
+        Consumed as they come: beat's start-up at 100,000 schedules held every row at once beside
+        the entries made from them, and fetched them one call each.
+        """
         query = sa.select(*_ROW_COLUMNS)
         with self.store.connect() as connection:
             if names is None:
-                return [ScheduleRow(*row) for row in connection.execute(query)]
-            found: list[ScheduleRow] = []
+                result = connection.execute(query.execution_options(stream_results=True, yield_per=STREAM_ROWS))
+                for partition in result.partitions():
+                    yield from (ScheduleRow(*row) for row in partition)
+                return
             for start in range(0, len(names), 500):
                 chunk = names[start : start + 500]
-                found += [ScheduleRow(*row) for row in connection.execute(query.where(schedules.c.name.in_(chunk)))]
-            return found
+                yield from (ScheduleRow(*row) for row in connection.execute(query.where(schedules.c.name.in_(chunk))))
 
     def claim(
         self, claims: list[Claim], new_runs: list[NewRun], revision: int | None, now: datetime
