@@ -641,3 +641,38 @@ def test_schedule_options_reach_the_message(
     sent = datetime.fromisoformat(headers["gitbeat_due"])
     expires = datetime.fromisoformat(headers["expires"])
     assert 89 <= (expires - sent).total_seconds() <= 92
+
+
+def test_the_result_backend_is_made_while_idle_not_in_the_first_send(database_url: str, tmp_path: Path) -> None:
+    """`send_task` needs the app's result backend, and making Celery's database backend imports its ORM (0.15 s):
+    beat makes it on a tick with nothing due for a while, not at start-up and not in the first batch's latency."""
+    from gitbeat import cli
+    from gitbeat.app import create_app
+    from gitbeat.scheduler import Scheduler
+    from gitbeat.settings import Settings, normalise_database_url
+    from gitbeat.store import Store
+    from gitbeat.store.beat import BeatStore
+    from tests.integration.cluster import write_project
+
+    project = write_project(tmp_path / "project", 1, every="1h")
+    assert cli.main(["apply", "--config", str(project), "--database", database_url]) == 0
+    url = normalise_database_url(database_url, project)
+    settings = Settings(_env_file=None, database_url=url, broker_url_override="memory://",  # type: ignore[call-arg]
+                        result_backend=f"db+sqlite:///{tmp_path / 'results.db'}")
+    store = Store(url)
+    _, config = BeatStore(store).revision_config()
+    store.engine.dispose()
+    app = create_app(project, settings, config, name="idle-backend")
+    scheduler = Scheduler(app=app)
+    try:
+        assert scheduler.state.leader
+        assert scheduler.heap[0][0] > time.time() + 3000  # `every: 1h` from the apply: nothing due for an hour
+
+        def made() -> bool:
+            return hasattr(app._local, "backend")  # the app's per-thread cache of it
+
+        assert not made()  # start-up stays without it
+        scheduler.tick()
+        assert made()
+    finally:
+        scheduler.close()
