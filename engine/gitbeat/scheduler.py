@@ -53,8 +53,9 @@ LEADER_CHECK_INTERVAL = 1.0  # standbys try the lock this often: takeover well w
 HEARTBEAT_INTERVAL = 5.0
 RESCAN_INTERVAL = 30.0  # also catch rows edited by hand, which send no notification
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0)
-PREPARE = 0.05  # claim a batch this long before it is due, then send it on time
-IDLE = 1.0  # nothing due for this long: time for one-off work that would otherwise delay a send
+# Claim a batch this long before it is due, build its messages, then publish them on time: 1,000 due at
+# once take about 0.15 s to claim and build.
+PREPARE = 0.2
 SAME_INSTANT = 0.001  # send times this close form one batch
 OUTBOX_INTERVAL = 1.0  # the leader looks for runs claimed but not known to be sent this often
 TRIM_INTERVAL = 60.0  # the ledger is trimmed to each schedule's history this often, off the hot path
@@ -95,7 +96,6 @@ class Scheduler(beat.Scheduler):
         self._next_outbox = self._next_trim = 0.0
         self._retry_at = 0.0
         self._announced = False
-        self._send_path_ready = False
         # On RabbitMQ a batch is published in one AMQP transaction: one round trip for all its
         # messages instead of a publisher confirm each (the two cannot share a channel).
         self.transactional = is_rabbitmq(app)
@@ -150,19 +150,8 @@ class Scheduler(beat.Scheduler):
         if self.heap and self.heap[0][0] - PREPARE <= wall and clock >= self._retry_at:
             self._fire(max(self.heap[0][0], wall))
             wall = time.time()
-        until_due = self.heap[0][0] - PREPARE - wall if self.heap else IDLE
-        if not self._send_path_ready and until_due >= IDLE:
-            self._prepare_send_path()
+        until_due = self.heap[0][0] - PREPARE - wall if self.heap else POLL_INTERVAL
         return max(min(until_due, self._next_poll - time.monotonic(), POLL_INTERVAL), 0.0)
-
-    def _prepare_send_path(self) -> None:
-        """Make the result backend while nothing is due: `send_task` needs it, and making one of Celery's
-        database backend imports its ORM (0.15 s), which had delayed the first batch sent by that much."""
-        self._send_path_ready = True
-        try:
-            self.app.backend  # noqa: B018 - made and cached by the app
-        except Exception as error:  # noqa: BLE001 - a send says it again, where it is handled
-            logger.warning("beat: the result backend cannot be made: %s", str(error).strip().splitlines()[0])
 
     def sync(self) -> None:
         pass  # run state is written as each run is claimed
@@ -374,17 +363,19 @@ class Scheduler(beat.Scheduler):
         for name, skipped_due, why in batch.skipped:
             if task_id(name, skipped_due) in recorded:
                 logger.info("beat: %s skipped its run due %s: %s", name, skipped_due.isoformat(), why)
-        early = moment - time.time()
-        if early > 0:
-            time.sleep(early)  # claimed ahead: send on the dot
-        self._send([run for run_id, run in batch.outgoing.items() if run_id in recorded])
+        self._send([run for run_id, run in batch.outgoing.items() if run_id in recorded], at=moment)
 
-    def _send(self, runs: list[Outgoing], *, again: bool = False) -> None:
-        """Send claimed runs and mark them sent; what fails stays in the outbox and is sent again later."""
+    def _send(self, runs: list[Outgoing], *, at: float = 0.0, again: bool = False) -> None:
+        """Send claimed runs (built now, published at `at`) and mark them sent; what fails stays in the outbox and
+        is sent again later."""
         if not runs:
             return
         try:
-            self.sender.send(runs, self.state.config, self.state.revision)
+            prepared = self.sender.prepare(runs, self.state.config, self.state.revision)
+            early = at - time.time()
+            if early > 0:
+                time.sleep(early)  # claimed and built ahead: published on the dot
+            self.sender.publish(prepared)
         except Exception as error:  # noqa: BLE001 - kombu, py-amqp, redis or a socket: one line, then retry
             self._send_failed(error, len(runs))
             return
@@ -437,7 +428,7 @@ def default_entries(app: Any) -> dict[str, ScheduleSpec]:
 
 def _expires_results_itself(app: Any) -> bool:
     # A db+ URL is Celery's DatabaseBackend, which does not: known without importing it (its ORM
-    # models cost beat's start-up a tenth of a second; beat makes the backend later, while idle).
+    # models cost beat's start-up a tenth of a second, and nothing else in beat needs them).
     if str(app.conf.result_backend or "").startswith("db+"):
         return False
     return bool(getattr(app.backend, "supports_autoexpire", True))
