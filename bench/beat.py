@@ -1145,8 +1145,8 @@ class Bench:
             for k in range(1, self.o.changes + 1):
                 time.sleep(random.uniform(0.05, 0.95))  # a random phase against the probe's 1 s
                 spec = probe.spec.model_copy(update={"args": [k]})
-                text = spec.model_dump_json()
-                desired.schedules["bench-probe"] = DesiredSchedule("bench-probe", spec, text, digest(text), probe.origin)
+                desired.schedules["bench-probe"] = DesiredSchedule("bench-probe", spec, digest(spec.model_dump_json()),
+                                                                   probe.origin)
                 mark, message_mark = len(lines.lines), len(watch.messages)
                 started, committed, revision = apply_desired(url, desired)
                 seen = lines.wait_for(rf"beat: revision {revision}: (\d+) schedule\(s\) changed", mark, 10)
