@@ -8,9 +8,13 @@ line on stderr and exit 1, a config with errors prints each located error, Ctrl-
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import importlib
+import logging
 import os
 import sys
+import threading
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,5 +176,40 @@ def _click_message(error: Exception, command: str | None) -> str | None:
     return None
 
 
+def run() -> NoReturn:
+    """The `gitbeat` program: main(), then exit."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """Exit with `code` without tearing the interpreter down object by object, when nothing else runs.
+
+    Exit handlers still run and the output is flushed; only the freeing of every object
+    (a loaded config, 1,000 handler modules) is skipped, which was 0.15 s of a 1 s `plan`.
+    With another thread or a child process alive, the usual exit waits for them.
+    """
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # `gitbeat plan | head`: what could be written was
+        code = code or FAILED
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's own, what the usual exit runs first
+    if run_exit_handlers is None or threading.active_count() > 1 or _children_alive():
+        sys.exit(code)
+    run_exit_handlers()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BrokenPipeError, ValueError):  # a closed pipe or stream: nothing more to write
+            stream.flush()
+    os._exit(code)
+
+
+def _children_alive() -> bool:
+    """Worker pools' processes (multiprocessing, or Celery's billiard) still running."""
+    return any(
+        module is not None and module.active_children()
+        for module in (sys.modules.get("multiprocessing"), sys.modules.get("billiard"))
+    )
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -62,6 +62,38 @@ def test_the_example_config_is_valid() -> None:
     assert result.stderr == ""
 
 
+def test_the_program_exits_with_its_code_after_the_exit_handlers(tmp_path: Path) -> None:
+    """The program skips the interpreter's teardown, not what exit handlers do: one that the config's own code
+    registers (imported by validate) still runs, the output is whole, and the exit code is the command's."""
+    marker = tmp_path / "atexit-ran"
+    tree(tmp_path, {
+        "handlers.py": f"""
+            import atexit
+            atexit.register(lambda: open({str(marker)!r}, "w").write("yes"))
+            def ping():
+                pass
+            """,
+        "tasks/t.yaml": """
+            tasks:
+              t.ping:
+                handler: handlers:ping
+            """,
+        "schedules/s.yaml": """
+            schedules:
+              ping:
+                task: t.ping
+                every: 1m
+            """,
+    })
+    result = gitbeat("validate", cwd=tmp_path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "ok: 0 queues, 1 task, 1 schedule in 2 files\n", "")
+    assert marker.read_text() == "yes"
+    (tmp_path / "schedules" / "s.yaml").write_text("schedules:\n  ping:\n    task: t.nope\n    every: 1m\n")
+    marker.unlink()
+    failed = gitbeat("validate", cwd=tmp_path)
+    assert failed.returncode == 1 and "t.nope" in failed.stderr and marker.read_text() == "yes"
+
+
 def test_text_reports_every_problem_located_on_stderr(tmp_path: Path) -> None:
     tree(tmp_path, BROKEN)
     result = gitbeat("validate", "--no-imports", cwd=tmp_path)
