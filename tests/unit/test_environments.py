@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from gitbeat import cli
+from gitbeat.commands import environment
 from gitbeat.errors import FAILED, OK
 from gitbeat.loader import load_config
 
@@ -125,3 +130,42 @@ def test_a_store_holds_one_environment(root: Path, tmp_path: Path, capsys: pytes
     assert capsys.readouterr().out.startswith("No changes")
     history = cli.main(["history", "--config", str(root), "--database", database, "--format", "json"])
     assert history == OK
+
+
+@pytest.mark.parametrize(
+    ("variables", "dotenv", "expected"),
+    [
+        ({}, None, None),
+        ({"GITBEAT_ENV": "staging"}, None, "staging"),
+        ({"gitbeat_env": "staging"}, None, "staging"),  # read case-insensitively, as every setting
+        ({}, "GITBEAT_ENV=staging\n", "staging"),
+        ({"GITBEAT_ENV": "production"}, "GITBEAT_ENV=staging\n", "production"),  # the environment wins over .env
+    ],
+)
+def test_the_environment_comes_from_the_variable_or_the_roots_dotenv(
+    root: Path, monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], dotenv: str | None, expected: str | None
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    if dotenv is not None:
+        (root / ".env").write_text(dotenv)
+    assert environment(argparse.Namespace(config=root, env=None)) == expected
+    assert environment(argparse.Namespace(config=root, env="other")) == "other"  # --env wins
+
+
+def test_a_bad_environment_name_in_dotenv_is_one_line(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (root / ".env").write_text("GITBEAT_ENV=../prod\n")
+    assert cli.main(["validate", "--config", str(root)]) == FAILED
+    assert capsys.readouterr().err.startswith("gitbeat: error: invalid settings: GITBEAT_ENV: String should match")
+
+
+def test_validate_without_an_environment_does_not_read_the_settings(root: Path) -> None:
+    # Other settings (a database, a broker) are not validate's business, and reading them costs 0.1 s of imports.
+    probe = (
+        "import sys\nfrom gitbeat import cli\n"
+        f"code = cli.main(['validate', '--no-imports', '--config', {str(root)!r}])\n"
+        "print(code, 'pydantic_settings' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                            env={**os.environ, "CELERY_RABBITMQ_PORT": "not a port"})
+    assert result.stdout.split("\n")[-2] == f"{OK} False", result

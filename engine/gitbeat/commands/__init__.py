@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,10 +17,16 @@ __all__ = ["CHANGES", "FAILED", "OK", "celery_arguments", "environment", "open_s
 
 
 def environment(args: argparse.Namespace) -> str | None:
-    """The environment asked for: --env, else GITBEAT_ENV, else none (the base config)."""
+    """The environment asked for: --env, else GITBEAT_ENV (the environment's or the root's .env), else none."""
+    if getattr(args, "env", None):
+        return str(args.env)
+    root = Path(args.config)
+    # Variable names are read case-insensitively, as pydantic-settings reads them.
+    if not (root / ".env").is_file() and not any(name.upper() == "GITBEAT_ENV" for name in os.environ):
+        return None  # nothing can name one: the settings, and pydantic-settings (0.1 s to import), are not needed
     from ..settings import load_settings
 
-    return getattr(args, "env", None) or load_settings(Path(args.config)).env
+    return load_settings(root).env
 
 
 def valid_config(args: argparse.Namespace) -> Config:
