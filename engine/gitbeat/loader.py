@@ -289,8 +289,25 @@ def _add_entry(config: Config, section: str, name: str, value: Any, source: Sour
         return
     if section == "schedules" and spec.timezone is None:
         spec.timezone = config.project.timezone  # resolved once: the store keeps the effective zone
+    _share_fields_set(spec)
     target: dict[str, Any] = getattr(config, section)
     target[name] = spec
+
+
+# Each distinct set of given fields, shared by the loaded models given those (see _share_fields_set).
+_FIELDS_SETS: dict[frozenset[str], set[str]] = {}
+
+
+def _share_fields_set(spec: Model) -> None:
+    """Make `spec` share its set of given fields with every loaded model given the same ones.
+
+    pydantic keeps one set per instance (`model_fields_set`): 728 bytes for 8 fields, 50-70 MB
+    of identical sets for 100,000 schedules. gitbeat never asks which fields were given (no
+    `exclude_unset`), and a loaded spec is not assigned to after this (which would change the
+    set of every spec sharing it); `model_copy` copies the set.
+    """
+    fields_set = spec.__pydantic_fields_set__
+    object.__setattr__(spec, "__pydantic_fields_set__", _FIELDS_SETS.setdefault(frozenset(fields_set), fields_set))
 
 
 def _validate(model: type[Model], value: Any, path: DataPath, source: Source, diagnostics: list[Diagnostic]) -> Any:
