@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
+from .collector import gc_paused
 from .errors import BUG, FAILED, INTERRUPTED, ConfigError, GitbeatError, UsageError
 
 COMMANDS = {
@@ -49,6 +50,8 @@ COMMANDS = {
 MODULES = {"import": "import_"}  # a command whose name is a Python keyword lives in another module
 # Commands that hand the arguments after `--` to Celery or Flower.
 PASSES_THROUGH = ("beat", "worker", "flower")
+# Commands that keep running: the others exit when done and run without the cyclic collector (see collector.py).
+KEEPS_RUNNING = (*PASSES_THROUGH, "dev", "serve")
 
 
 class Parser(argparse.ArgumentParser):
@@ -139,9 +142,11 @@ def _report_bug(error: BaseException, arguments: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
+    paused = gc_paused() if _command_of(arguments) not in KEEPS_RUNNING else contextlib.nullcontext()
     try:
-        args = parse(arguments)
-        return int(args.run(args))
+        with paused:
+            args = parse(arguments)
+            return int(args.run(args))
     except ConfigError as error:
         from . import report
 

@@ -6,10 +6,7 @@ locations mapped back onto them, duplicate names across files.
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import yamlsource
+from .collector import gc_paused
 from .errors import Diagnostic, GitbeatError, Severity
 from .explain import NOT_JSON_NUMBER, bad_name, describe, fields_at, in_json_data, show, unknown_key
 from .gittree import GitTree
@@ -97,24 +95,6 @@ def environments(root: Path) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for a while (as it was after).
-
-    Loading a config makes objects that live on (data, specs) and no garbage cycles; the
-    collector would walk all of them again each time some thousands more are made, which on
-    a big config is a third of the time of loading it.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def load_config(root: Path, *, env: str | None = None, ref: str | None = None) -> tuple[Config, list[Diagnostic]]:

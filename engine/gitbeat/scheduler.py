@@ -28,9 +28,9 @@ from celery import beat
 from .app import is_rabbitmq
 from .applied import AppliedConfig
 from .beatentry import Entry, internal_entry
+from .collector import gc_paused
 from .errors import StoreError
 from .firing import plan_batch
-from .loader import gc_paused
 from .sending import Outgoing, Sender, task_id
 from .settings import database_url, load_settings
 from .spec import ScheduleSpec

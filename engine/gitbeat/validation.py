@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .checks import check_config
+from .collector import gc_paused
 from .errors import Diagnostic
-from .loader import Config, gc_paused, load_config
+from .loader import Config, load_config
 
 
 def collect(
