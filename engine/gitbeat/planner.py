@@ -80,9 +80,14 @@ class Desired:
 def desired_state(config: Config) -> Desired:
     applied = AppliedConfig(project=config.project, queues=config.queues, tasks=config.tasks).as_json()
     schedules = {}
+    lines: dict[int, dict[Any, int]] = {}  # id(source) -> the line of each schedule it declares: a file at a time
     for name, spec in config.schedules.items():
-        display, line, _ = config.origins[("schedules", name)].locate(("schedules", name), key=True)
-        schedules[name] = DesiredSchedule(name, spec, digest(spec.model_dump_json()), f"{display}:{line}")
+        source = config.origins[("schedules", name)]
+        known = lines.get(id(source))
+        if known is None:
+            known = lines[id(source)] = source.key_lines(("schedules",))
+        line = known.get(name) or source.locate(("schedules", name), key=True)[1]
+        schedules[name] = DesiredSchedule(name, spec, digest(spec.model_dump_json()), f"{source.display}:{line}")
     return Desired(schedules=schedules, tasks=applied["tasks"], queues=applied["queues"], project=applied["project"],
                    environment=config.environment, carried=carried(config))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import Diagnostic
 from .gittree import GitTree
@@ -32,6 +33,10 @@ class Source:
         line, column = self.document.position(path, key=key)
         return self.display, line, column
 
+    def key_lines(self, path: DataPath) -> dict[Any, int]:
+        """The line of each key under `path` that one pass places (see Document.key_lines); `locate` finds any other."""
+        return self.document.key_lines(path)
+
 
 @dataclass
 class Overlaid(Source):
@@ -45,6 +50,9 @@ class Overlaid(Source):
         if self.overlay is not None and len(path) > len(self.entry) and field in self.overlay.document.values:
             return self.overlay.locate(path, key=key)
         return super().locate(path, key=key)
+
+    def key_lines(self, path: DataPath) -> dict[Any, int]:
+        return {}  # an overlaid entry's keys may stand in the overlay: each is located
 
 
 def display_path(path: Path) -> str:

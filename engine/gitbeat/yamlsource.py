@@ -93,6 +93,13 @@ class Document:
             path = path[:-1]
         return found or (1, 1)
 
+    def key_lines(self, path: Path) -> dict[Any, int]:
+        """The line of each key of the mapping at `path` that is placed at once (a file's worth in one pass); any
+        other is found with `position`."""
+        if isinstance(self.keys, _Places):
+            return self.keys.lines(path)
+        return {key[-1]: line for key, (line, _) in self.keys.items() if len(key) == len(path) + 1 and key[:-1] == path}
+
 
 @dataclass
 class _Frame:
@@ -587,6 +594,21 @@ class _Located:
             current = current[part]
         return None
 
+    def key_lines(self, path: Path) -> dict[str, int]:
+        """The line of each key written in the mapping at `path`: what `offset` answers for each, in one pass."""
+        current: Any = self.data
+        for part in (*path, None):
+            offsets = self.places.get(id(current))
+            if not isinstance(current, dict) or offsets is None:
+                return {}
+            indexes = self._key_indexes(current, offsets)
+            if part is None:
+                return {key: self.position(offsets[2 * index])[0] for key, index in indexes.items()}
+            if part not in indexes or (id(current), part) in self.aliased:
+                return {}  # merged or an alias: `offset` answers for each
+            current = current[part]
+        return {}
+
     def _key_indexes(self, mapping: dict[str, Any], offsets: array[int]) -> dict[str, int]:
         indexes = self._indexes.get(id(mapping))
         if indexes is None:
@@ -772,6 +794,12 @@ class _Places(Mapping[Path, Position]):
             return self._located.offset(path, key=self._key) is not None
         except _Fallback:
             return path in self._exact()
+
+    def lines(self, path: Path) -> dict[Any, int]:
+        try:
+            return self._located.key_lines(path)
+        except _Fallback:
+            return {}
 
     def _exact(self) -> Mapping[Path, Position]:
         document = self._located.exact()

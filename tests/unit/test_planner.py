@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from gitbeat.planner import Current, Desired, DesiredSchedule, StoredSchedule, diff, digest
+from gitbeat import yamlsource
+from gitbeat.loader import load_config
+from gitbeat.planner import Current, Desired, DesiredSchedule, StoredSchedule, desired_state, diff, digest
 from gitbeat.spec import ScheduleSpec
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -121,3 +124,47 @@ def test_counts_and_summary() -> None:
                 NOW)
     assert plan.counts() == {"add": 1, "change": 1, "remove": 2, "drift": 0}
     assert plan.summary() == "1 to add, 1 to change, 2 to remove"
+
+
+ORIGIN_FILES = {
+    "plain": "schedules:\n  a:\n    task: t.run\n    every: 1m\n\n  b: {task: t.run, every: 2m}\n",
+    # merge keys and aliases inside entries, and a whole entry merged into the mapping
+    "merged": (
+        "schedules:\n"
+        "  d: &base\n    task: t.run\n    every: 1m\n"
+        "  e:\n    <<: *base\n    every: 5m\n"
+        "  f2: *base\n"
+        "  <<: {c: {task: t.run, every: 2m}}\n"
+    ),
+    "long": "schedules:\n  f:\n    task: t.run\n    every: 1m\n  # g\n  g:\n    task: t.run\n    every: 3m\n",
+    "quoted": 'schedules:\n  "h": {task: t.run, every: 1m}\n  ? i\n  : {task: t.run, every: 1m}\n',
+}
+
+
+@pytest.mark.parametrize("composer", ["libyaml", "exact"])
+def test_each_schedules_origin_is_the_line_of_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, composer: str
+) -> None:
+    """desired_state places a file's schedules in one pass; each origin is where `locate` puts the name."""
+    if composer == "exact":
+        monkeypatch.setattr(yamlsource, "_NodeLoader", None)
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "t.yaml").write_text("tasks:\n  t.run:\n    handler: h:run\n")
+    (tmp_path / "schedules").mkdir()
+    for name, text in ORIGIN_FILES.items():
+        (tmp_path / "schedules" / f"{name}.yaml").write_text(text)
+    overlay = tmp_path / "environments" / "staging"
+    overlay.mkdir(parents=True)
+    (overlay / "o.yaml").write_text("schedules:\n  a:\n    every: 7m\n  z:\n    task: t.run\n    every: 1m\n")
+    for env in (None, "staging"):
+        config, diagnostics = load_config(tmp_path, env=env)
+        assert [d for d in diagnostics if d.severity == "error"] == []
+        origins = {name: item.origin for name, item in desired_state(config).schedules.items()}
+        expected = {}
+        for name in config.schedules:
+            display, line, _ = config.origins[("schedules", name)].locate(("schedules", name), key=True)
+            expected[name] = f"{display}:{line}"
+        assert origins == expected
+        assert origins["b"].endswith("plain.yaml:6") and origins["g"].endswith("long.yaml:6")
+        assert origins["i"].endswith("quoted.yaml:3") and origins["e"].endswith("merged.yaml:5")
+    assert origins["z"].endswith("o.yaml:4")
