@@ -260,23 +260,38 @@ def next_fire(
     `anchor` is where `every` counts from when the schedule has no start_at (the first
     apply); without either, it counts from `after`.
     """
+    solar = schedule.solar
+    return _next_fire(
+        schedule.cron, schedule.every, schedule.at, (solar.event, solar.latitude, solar.longitude) if solar else None,
+        schedule.start_at, schedule.end_at, timezone, after,
+        anchor if schedule.every is not None and schedule.start_at is None else None,  # what every_next counts from
+    )
+
+
+# A pure function of its arguments, which are all it reads: schedules that share a timing share
+# their fire times (a beat starting with 100,000 schedules in a few dozen timings, 1,000 due at
+# once). Bounded: each fire asks with a new `after`.
+@lru_cache(maxsize=8192)
+def _next_fire(
+    cron: str | None, every: float | None, at: datetime | None, solar: tuple[str, float, float] | None,
+    start_at: datetime | None, end_at: datetime | None, timezone: str, after: datetime, anchor: datetime | None,
+) -> datetime | None:
     tz = zone(timezone)
-    start = as_local(schedule.start_at, tz).astimezone(UTC) if schedule.start_at else None
+    start = as_local(start_at, tz).astimezone(UTC) if start_at else None
     if start is not None and after < start:
         after = start - timedelta(microseconds=1)
     moment: datetime | None
-    if schedule.cron is not None:
-        moment = cron_next(schedule.cron, tz, after)
-    elif schedule.every is not None:
-        moment = every_next(start or anchor or after, schedule.every, after)
-    elif schedule.at is not None:
-        moment = as_local(schedule.at, tz).astimezone(UTC)
+    if cron is not None:
+        moment = cron_next(cron, tz, after)
+    elif every is not None:
+        moment = every_next(start or anchor or after, every, after)
+    elif at is not None:
+        moment = as_local(at, tz).astimezone(UTC)
         moment = moment if moment > after else None
     else:
-        assert schedule.solar is not None
-        solar = schedule.solar
-        moment = solar_next(solar.event, solar.latitude, solar.longitude, after)
-    if moment is None or (schedule.end_at is not None and moment > as_local(schedule.end_at, tz)):
+        assert solar is not None
+        moment = solar_next(*solar, after)
+    if moment is None or (end_at is not None and moment > as_local(end_at, tz)):
         return None
     try:
         moment.astimezone(tz)

@@ -26,6 +26,7 @@ from itertools import islice
 
 import pytest
 
+from gitbeat import timing
 from gitbeat.checks import dst_warnings
 from gitbeat.spec import ScheduleSpec
 from gitbeat.timing import (
@@ -590,6 +591,28 @@ def test_next_fire_every_counts_from_the_anchor(anchor, after, expected):
 def test_next_fire_every_start_at_wins_over_the_anchor():
     spec = schedule(every="10s", start_at="2027-01-01T00:00:03")
     assert next_fire(spec, "UTC", U(2027, 1, 1, 0, 5), anchor=U(2027, 1, 1, 0, 0, 7)) == U(2027, 1, 1, 0, 5, 3)
+
+
+def test_schedules_that_share_a_timing_share_their_fire_times_and_only_theirs():
+    """next_fire is computed once per timing and `after` (a beat starting with 100,000 schedules in a few dozen
+    timings); what tells schedules apart still does: the anchor of `every`, the zone, start_at and end_at."""
+    after = U(2027, 1, 1, 0, 5)
+    nightly = schedule(cron="0 3 * * *", args=[1])
+    timing._next_fire.cache_clear()
+    hits = timing._next_fire.cache_info().hits
+    first = next_fire(nightly, "Europe/Berlin", after, anchor=U(2026, 1, 1))
+    again = next_fire(schedule(cron="0 3 * * *", args=[2]), "Europe/Berlin", after, anchor=U(2026, 6, 1))
+    assert first == again == U(2027, 1, 1, 2)  # a cron ignores the anchor: one computation for both
+    assert timing._next_fire.cache_info().hits == hits + 1
+    assert next_fire(nightly, "UTC", after) == U(2027, 1, 1, 3)
+    assert next_fire(schedule(cron="0 3 * * *", end_at="2027-01-01T02:00:00"), "UTC", after) is None
+    assert next_fire(schedule(cron="0 3 * * *", start_at="2027-01-02T00:00:00"), "UTC", after) == U(2027, 1, 2, 3)
+    every = schedule(every="10s")
+    assert next_fire(every, "UTC", after, U(2027, 1, 1, 0, 0, 7)) == U(2027, 1, 1, 0, 5, 7)
+    assert next_fire(every, "UTC", after, U(2027, 1, 1, 0, 0, 3)) == U(2027, 1, 1, 0, 5, 3)
+    started = schedule(every="10s", start_at="2027-01-01T00:00:03")  # start_at wins: the anchor is not asked
+    assert next_fire(started, "UTC", after, U(2027, 1, 1, 0, 0, 7)) == next_fire(started, "UTC", after) == U(
+        2027, 1, 1, 0, 5, 3)
 
 
 FIRE_TIMES = [
