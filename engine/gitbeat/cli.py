@@ -50,8 +50,9 @@ COMMANDS = {
 MODULES = {"import": "import_"}  # a command whose name is a Python keyword lives in another module
 # Commands that hand the arguments after `--` to Celery or Flower.
 PASSES_THROUGH = ("beat", "worker", "flower")
-# Commands that keep running: the others exit when done and run without the cyclic collector (see collector.py).
-KEEPS_RUNNING = (*PASSES_THROUGH, "dev", "serve")
+# Commands whose work is bounded by the config: they load it (and the store's rows), answer and exit, and run
+# without the cyclic collector (see collector.py). The others keep running or work through queues of any length.
+BOUNDED_BY_CONFIG = ("validate", "next", "plan", "apply", "status")
 
 
 class Parser(argparse.ArgumentParser):
@@ -142,7 +143,7 @@ def _report_bug(error: BaseException, arguments: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else list(argv)
-    paused = gc_paused() if _command_of(arguments) not in KEEPS_RUNNING else contextlib.nullcontext()
+    paused = gc_paused() if _command_of(arguments) in BOUNDED_BY_CONFIG else contextlib.nullcontext()
     try:
         with paused:
             args = parse(arguments)

@@ -4,7 +4,7 @@ Loading a config, reading the store and diffing them make millions of objects th
 until the command exits, and no garbage cycles worth collecting; the collector would walk
 all of them again each time some thousands more are made (a tenth of `plan` and `apply`,
 a third of loading a big config). Commands that keep running (beat, a worker, the server)
-keep the collector, pausing it only around such a load.
+or work through queues of any length keep the collector, pausing it only around such a load.
 """
 
 from __future__ import annotations

@@ -336,11 +336,12 @@ def test_example_project_handlers_are_importable() -> None:
     assert (PROJECT / "tasks" / "__init__.py").is_file()
 
 
-def test_a_one_shot_command_runs_without_the_cyclic_collector_and_gives_it_back(
+def test_a_command_bounded_by_the_config_runs_without_the_cyclic_collector_and_gives_it_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """validate, plan, apply make objects that live to their end: the collector walking them was a tenth of the
-    time. The handler module validate imports sees the collector off; the caller gets it back on."""
+    time. The handler module validate imports sees the collector off; the caller gets it back on. Commands that
+    keep running or work through queues (beat, worker, serve, dlq, ...) keep it."""
     tree(tmp_path, {
         "handlers.py": """
             import gc
@@ -359,4 +360,5 @@ def test_a_one_shot_command_runs_without_the_cyclic_collector_and_gives_it_back(
     assert gc.isenabled()
     assert cli.main(["validate", "--config", str(tmp_path / "nowhere")]) == FAILED  # also after an error
     assert gc.isenabled()
-    assert set(cli.KEEPS_RUNNING) == {"beat", "worker", "flower", "dev", "serve"}  # these keep it
+    assert cli.main(["history", "--config", str(tmp_path), "--database", f"sqlite:///{tmp_path / 'g.db'}"]) == OK
+    assert gc.isenabled()
