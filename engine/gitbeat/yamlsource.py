@@ -597,17 +597,21 @@ class _Located:
     def key_lines(self, path: Path) -> dict[str, int]:
         """The line of each key written in the mapping at `path`: what `offset` answers for each, in one pass."""
         current: Any = self.data
-        for part in (*path, None):
-            offsets = self.places.get(id(current))
-            if not isinstance(current, dict) or offsets is None:
-                return {}
-            indexes = self._key_indexes(current, offsets)
-            if part is None:
-                return {key: self.position(offsets[2 * index])[0] for key, index in indexes.items()}
-            if part not in indexes or (id(current), part) in self.aliased:
-                return {}  # merged or an alias: `offset` answers for each
+        for part in path:
+            indexes = self._written_keys(current)
+            if indexes is None or part not in indexes or (id(current), part) in self.aliased:
+                return {}  # not a mapping, or merged or an alias: `offset` answers for each
             current = current[part]
-        return {}
+        indexes = self._written_keys(current)
+        if indexes is None:
+            return {}
+        offsets = self.places[id(current)]
+        return {key: self.position(offsets[2 * index])[0] for key, index in indexes.items()}
+
+    def _written_keys(self, container: Any) -> dict[str, int] | None:
+        """The index of each key written in `container` when it is a mapping the walk placed, else None."""
+        offsets = self.places.get(id(container))
+        return self._key_indexes(container, offsets) if isinstance(container, dict) and offsets is not None else None
 
     def _key_indexes(self, mapping: dict[str, Any], offsets: array[int]) -> dict[str, int]:
         indexes = self._indexes.get(id(mapping))
@@ -706,6 +710,7 @@ class _Walk:
 
     def sequence(self, node: Node, depth: int) -> list[Any]:
         seen, text, scalar_type, str_tag = self.seen, self.located.text, ScalarNode, _T_STR
+        intern = sys.intern
         sequence: list[Any] = []
         seen[node] = sequence
         offsets = array("I")
@@ -726,7 +731,7 @@ class _Walk:
                 if item.__class__ is not scalar_type:
                     value = self.collection(item, depth + 1)
                 elif item.tag is str_tag:
-                    value = sys.intern(item.value)
+                    value = intern(item.value)
                 else:
                     value = _scalar_value(item)
                 seen[item] = value
@@ -796,10 +801,7 @@ class _Places(Mapping[Path, Position]):
             return path in self._exact()
 
     def lines(self, path: Path) -> dict[Any, int]:
-        try:
-            return self._located.key_lines(path)
-        except _Fallback:
-            return {}
+        return self._located.key_lines(path)
 
     def _exact(self) -> Mapping[Path, Position]:
         document = self._located.exact()

@@ -136,7 +136,8 @@ def test_workers_killed_mid_task(tmp_path: Path, server_url: str, rabbitmq_vhost
 
 
 def test_the_broker_restarted_under_beat_and_workers(tmp_path: Path, server_url: str, rabbit_node: RabbitNode) -> None:
-    """`rabbitmqctl stop_app`/`start_app` on a node of the test's own, again and again, under a beat and two workers."""
+    """`rabbitmqctl -n <node> stop_app`/`start_app` on a node of the test's own (rabbit_node: its own name, port and
+    data directory; never the shared broker), again and again, under a beat and two workers."""
     cluster = Cluster(write_project(tmp_path / "project", SCHEDULES), server_url, rabbit_node.url)
     cluster.setup()
     try:
